@@ -12,6 +12,9 @@ const common = {
 };
 
 export default {
+  reporters: ['default', '<rootDir>/hack/summary-reporter.js'],
+  // Integration tests wait on real servers with their own deadlines; this is only the backstop.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

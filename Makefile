@@ -1,0 +1,57 @@
+# The project's vocabulary. Every target runs on Node 24 (hack/node.sh fetches it from the npm
+# registry when the system Node is older) and builds what it needs on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_BIN := $(shell bash hack/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+NODE := node --disable-warning=ExperimentalWarning
+ASSETS = $$(bash hack/envtest.sh)
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: deps
+deps: node_modules/.package-lock.json ## Install npm dependencies (npm ci)
+
+.PHONY: build
+build: deps ## Compile TypeScript to dist/
+	npm run build
+
+.PHONY: lint
+lint: deps ## Biome (lint + format check) and the TypeScript type check
+	npm run lint
+
+.PHONY: envtest
+envtest: ## Build or reuse etcd, kube-apiserver, kubectl and helm; print their folder
+	@bash hack/envtest.sh
+
+.PHONY: test
+test: deps ## Lint, then every test (unit + integration on a real control plane and ZMS server)
+	npm run lint
+	KUBEBUILDER_ASSETS=$(ASSETS) npm test
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests of the pure core only (no servers)
+	npm run test:unit
+
+.PHONY: test-integration
+test-integration: deps ## Integration tests only
+	KUBEBUILDER_ASSETS=$(ASSETS) npm run test:integration
+
+.PHONY: control-plane
+control-plane: deps ## Start a test control plane in the foreground (Ctrl-C stops it)
+	@KUBEBUILDER_ASSETS=$(ASSETS) $(NODE) test/support/control-plane/cli.ts
+
+ZMS_PORT ?= 4443
+ZMS_STATE ?= .cache/zms-state
+.PHONY: zms-server
+zms-server: deps ## Start the ZMS test server (ZMS_PORT, ZMS_STATE) in the foreground
+	@$(NODE) test/support/zms-server/cli.ts --port $(ZMS_PORT) --state-dir $(ZMS_STATE) --admin user.athenz_admin
+
+.PHONY: clean
+clean: ## Remove build output (the binary cache outside the repo stays)
+	rm -rf dist coverage .cache
