@@ -9,7 +9,11 @@ export class WaitAborted extends Error {}
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 10_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 50,
+    observed,
+  }: { timeoutMs?: number; intervalMs?: number; /** What was seen instead, for the timeout message. */ observed?: () => unknown } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -23,7 +27,7 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() >= deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      const detail = last instanceof Error ? last.message : JSON.stringify(observed ? observed() : last);
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${detail})`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -1,0 +1,133 @@
+import type { Logger } from 'winston';
+import type { AthenzFailure } from '../core/status.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { ZmsClient } from '../zms/client.ts';
+import { ZmsError } from '../zms/errors.ts';
+import type { AthenzCache } from './athenz-cache.ts';
+
+/**
+ * Finds out what changed in Athenz at the cost of one request per interval: it polls
+ * `GET /sys/modified_domains?metaonly=true` with the last ETag; ZMS answers 304 while nothing
+ * changed. A 200 names the changed domains: their cache entries (and those resolved through
+ * them) are dropped and `onDomainsChanged` hears which namespace domains to reconcile. The first
+ * poll has no ETag and so names every domain, which warms nothing but costs one request.
+ * A failed poll is reported through `failure` (mappings show it as AthenzReachable=False) and
+ * retried at the next tick; the first good poll after failures triggers a full resync, as does
+ * the `resyncPeriodMs` timer, the safety net for anything a poll could miss.
+ */
+export interface ChangePollerOptions {
+  zms: ZmsClient;
+  cache: AthenzCache;
+  log: Logger;
+  metrics: Metrics;
+  /** The current poll period (the shortest syncInterval of the mappings). */
+  intervalMs: () => number;
+  resyncPeriodMs: number;
+  onDomainsChanged: (domains: Set<string>, modified: Map<string, Date>) => void;
+  onResync: () => void;
+}
+
+export class ChangePoller {
+  readonly #o: ChangePollerOptions;
+  #etag: string | undefined;
+  #failure: AthenzFailure;
+  #timer: NodeJS.Timeout | undefined;
+  #lastResync = Date.now();
+  #running = false;
+  #stopped = true;
+  /** Resolves the promise of a poll in flight, so `stop` can wait for it. */
+  #inFlight: Promise<void> | undefined;
+
+  constructor(options: ChangePollerOptions) {
+    this.#o = options;
+  }
+
+  get failure(): AthenzFailure {
+    return this.#failure;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#inFlight;
+  }
+
+  /** Polls now instead of at the next tick (used when a mapping's interval shrinks). */
+  pollSoon(): void {
+    if (!this.#stopped && !this.#running) this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#inFlight = this.#tick().finally(() => {
+        this.#inFlight = undefined;
+      });
+    }, delayMs);
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#stopped) return;
+    this.#running = true;
+    try {
+      await this.#poll();
+      if (Date.now() - this.#lastResync >= this.#o.resyncPeriodMs) {
+        this.#lastResync = Date.now();
+        this.#o.cache.invalidateAll();
+        this.#o.log.info('periodic full resync');
+        this.#o.onResync();
+      }
+    } finally {
+      this.#running = false;
+      if (!this.#stopped) this.#schedule(this.#o.intervalMs());
+    }
+  }
+
+  async #poll(): Promise<void> {
+    const { zms, cache, metrics, log } = this.#o;
+    try {
+      const result = await zms.getModifiedDomains(this.#etag);
+      const recovered = this.#failure !== undefined;
+      this.#failure = undefined;
+      this.#etag = result.etag;
+      if (recovered) {
+        log.info('ZMS reachable again; resyncing everything');
+        cache.invalidateAll();
+        this.#o.onResync();
+      }
+      if (!result.domains) {
+        metrics.changePolls.inc({ result: 'not_modified' });
+        return;
+      }
+      metrics.changePolls.inc({ result: 'changed' });
+      const stale = new Set<string>();
+      const modified = new Map<string, Date>();
+      for (const d of result.domains) {
+        for (const s of cache.invalidate(d.name)) stale.add(s);
+        if (d.modified) modified.set(d.name, d.modified);
+      }
+      log.debug('Athenz domains changed', { count: result.domains.length });
+      this.#o.onDomainsChanged(stale, modified);
+    } catch (err) {
+      metrics.changePolls.inc({ result: 'error' });
+      const wasHealthy = this.#failure === undefined;
+      this.#failure = toFailure(err);
+      log.warn('change poll failed', { error: String(err) });
+      // Let every mapping report the outage now rather than at its next reconcile.
+      if (wasHealthy) this.#o.onResync();
+    }
+  }
+}
+
+function toFailure(err: unknown): NonNullable<AthenzFailure> {
+  if (err instanceof ZmsError) {
+    const kind = err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls' ? err.kind : 'Unavailable';
+    return { kind, message: err.message };
+  }
+  return { kind: 'Unavailable', message: String(err) };
+}

@@ -1,0 +1,92 @@
+import {
+  ATHENZ_DOMAIN_ANNOTATION,
+  ATHENZ_ROLE_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MAPPING_LABEL,
+  OPERATOR_NAME,
+} from './labels.ts';
+import { roleBindingName } from './names.ts';
+import type { RbacSubject } from './subjects.ts';
+
+/**
+ * The RoleBindings a mapping wants, and the shape of the ones that exist: plain data, so the
+ * planning and diffing below need no Kubernetes client.
+ */
+export interface MappingRef {
+  name: string;
+  uid: string;
+}
+
+export interface DesiredRoleBinding {
+  namespace: string;
+  name: string;
+  mapping: MappingRef;
+  athenzDomain: string;
+  athenzRole: string;
+  clusterRole: string;
+  subjects: RbacSubject[];
+}
+
+export interface ExistingRoleBinding {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects: Array<{ kind: string; name: string; apiGroup?: string | undefined; namespace?: string | undefined }>;
+  ownerUids: string[];
+}
+
+export function desiredRoleBinding(input: Omit<DesiredRoleBinding, 'name'>): DesiredRoleBinding {
+  return { ...input, name: roleBindingName(input.athenzRole, input.clusterRole) };
+}
+
+/** The server-side-apply body: only the fields the operator owns. */
+export function roleBindingManifest(binding: DesiredRoleBinding) {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: {
+      name: binding.name,
+      namespace: binding.namespace,
+      labels: { [MANAGED_BY_LABEL]: OPERATOR_NAME, [MAPPING_LABEL]: binding.mapping.name },
+      annotations: { [ATHENZ_DOMAIN_ANNOTATION]: binding.athenzDomain, [ATHENZ_ROLE_ANNOTATION]: binding.athenzRole },
+      ownerReferences: [
+        {
+          apiVersion: 'rbac.athenz.io/v1alpha1',
+          kind: 'AthenzRoleMapping',
+          name: binding.mapping.name,
+          uid: binding.mapping.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: binding.clusterRole },
+    subjects: binding.subjects,
+  };
+}
+
+const subjectKey = (s: { kind: string; name: string; namespace?: string | undefined }) =>
+  `${s.kind}/${s.namespace ?? ''}/${s.name}`;
+
+/** True when the existing object already carries everything the operator would apply. */
+export function isUpToDate(desired: DesiredRoleBinding, existing: ExistingRoleBinding): boolean {
+  const manifest = roleBindingManifest(desired);
+  const sameMap = (want: Record<string, string>, have: Record<string, string>) =>
+    Object.entries(want).every(([k, v]) => have[k] === v);
+  return (
+    sameMap(manifest.metadata.labels, existing.labels) &&
+    sameMap(manifest.metadata.annotations, existing.annotations) &&
+    existing.ownerUids.includes(desired.mapping.uid) &&
+    existing.roleRef.name === desired.clusterRole &&
+    existing.roleRef.kind === 'ClusterRole' &&
+    existing.subjects.length === desired.subjects.length &&
+    existing.subjects.every((s, i) => subjectKey(s) === subjectKey(desired.subjects[i]!) && s.apiGroup === desired.subjects[i]!.apiGroup)
+  );
+}
+
+/** The subject names of a binding, for change accounting. */
+export function subjectNames(binding: { subjects: Array<{ kind: string; name: string }> }): string[] {
+  return binding.subjects.filter((s) => s.kind === 'User').map((s) => s.name);
+}

@@ -1,0 +1,114 @@
+import * as k8s from '@kubernetes/client-node';
+import { type DesiredRoleBinding, roleBindingManifest } from '../core/bindings.ts';
+import type { BindingRef } from '../core/diff.ts';
+import type { Mapping } from '../core/mapping.ts';
+import type { MappingStatus } from '../core/status.ts';
+import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
+
+/**
+ * Every write the operator makes to Kubernetes. RoleBindings and status go through server-side
+ * apply under the operator's field manager, sending only the fields it owns, so fields others set
+ * survive and a changed field is patched in place (never delete-then-create). Each method is
+ * idempotent: repeating it after a lost answer does no harm.
+ */
+export interface KubeWriter {
+  applyRoleBinding(binding: DesiredRoleBinding): Promise<void>;
+  /** Succeeds when the binding is already gone. */
+  deleteRoleBinding(ref: BindingRef): Promise<void>;
+  applyStatus(mapping: Mapping, status: MappingStatus): Promise<void>;
+  /** Replaces the finalizer list, guarded by the mapping's resourceVersion (409 on a race). */
+  setFinalizers(mapping: Mapping, finalizers: string[]): Promise<void>;
+  recordEvent(event: MappingEvent): Promise<void>;
+}
+
+export interface MappingEvent {
+  mapping: { name: string; uid: string };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+export function createKubeWriter(
+  kubeConfig: k8s.KubeConfig,
+  options: { fieldManager: string; eventsNamespace: string; instance: string },
+): KubeWriter {
+  const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const events = kubeConfig.makeApiClient(k8s.EventsV1Api);
+  const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+  const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+  const { fieldManager } = options;
+
+  return {
+    async applyRoleBinding(binding) {
+      await rbac.patchNamespacedRoleBinding(
+        {
+          name: binding.name,
+          namespace: binding.namespace,
+          body: roleBindingManifest(binding),
+          fieldManager,
+          force: true,
+        },
+        apply,
+      );
+    },
+    async deleteRoleBinding(ref) {
+      await rbac.deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace }).catch(ignoreStatus(404));
+    },
+    async applyStatus(mapping, status) {
+      await custom.patchClusterCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          name: mapping.name,
+          body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: mapping.name }, status },
+          fieldManager,
+          force: true,
+        },
+        apply,
+      );
+    },
+    async setFinalizers(mapping, finalizers) {
+      await custom.patchClusterCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          name: mapping.name,
+          body: { metadata: { finalizers, resourceVersion: mapping.resourceVersion } },
+        },
+        merge,
+      );
+    },
+    async recordEvent(event) {
+      const now = new Date();
+      await events.createNamespacedEvent({
+        namespace: options.eventsNamespace,
+        body: {
+          metadata: { generateName: `${event.mapping.name}.` },
+          eventTime: now,
+          reportingController: `${GROUP}/athenz-rbac-operator`,
+          reportingInstance: options.instance,
+          action: event.action,
+          reason: event.reason,
+          type: event.type,
+          note: event.note.slice(0, 1024),
+          regarding: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: event.mapping.name, uid: event.mapping.uid },
+        },
+      });
+    },
+  };
+}
+
+export function ignoreStatus(...codes: number[]) {
+  return (err: unknown) => {
+    if (!codes.includes(statusOf(err) ?? 0)) throw err;
+  };
+}
+
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}

@@ -1,0 +1,138 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'winston';
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: a standby takes the
+ * Lease once it has seen the same holder record unchanged for `leaseDurationMs` (judged by its
+ * own clock, so clock skew between nodes does not matter); the leader renews every
+ * `retryPeriodMs` and steps down when it could not renew for `renewDeadlineMs`; `release`
+ * empties the holder so a standby takes over at once on a rolling update. Every write is guarded
+ * by the Lease's resourceVersion, so two candidates can never both win the same round.
+ */
+export interface LeaderElectorOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  log: Logger;
+  onLeadership?: (leading: boolean) => void;
+}
+
+export class LeaderElector {
+  readonly #api: k8s.CoordinationV1Api;
+  readonly #o: LeaderElectorOptions;
+  #leading = false;
+  #stopped = false;
+  #observedRecord = '';
+  #observedAt = 0;
+  #lastRenew = 0;
+  #wake: (() => void) | undefined;
+
+  constructor(kubeConfig: k8s.KubeConfig, options: LeaderElectorOptions) {
+    this.#api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.#o = options;
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** Campaigns until leading, calls `onStartedLeading`, then renews until the Lease is lost
+   * (`onStoppedLeading`) or `release` is called. Resolves when it stops campaigning. */
+  async run(callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void }): Promise<void> {
+    while (!this.#stopped) {
+      const ok = await this.#tryAcquireOrRenew();
+      if (ok) this.#lastRenew = Date.now();
+      if (ok && !this.#leading) {
+        this.#setLeading(true);
+        this.#o.log.info('acquired leader lease', { lease: this.#o.name, identity: this.#o.identity });
+        callbacks.onStartedLeading();
+      } else if (!ok && this.#leading && Date.now() - this.#lastRenew >= this.#o.renewDeadlineMs) {
+        this.#setLeading(false);
+        callbacks.onStoppedLeading();
+        return;
+      }
+      await this.#sleep(this.#o.retryPeriodMs * (this.#leading ? 1 : 1 + Math.random() * 0.2));
+    }
+  }
+
+  /** Stops campaigning and, when leading, hands the Lease back so a standby can take it now. */
+  async release(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    if (!this.#leading) return;
+    try {
+      const lease = await this.#api.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace });
+      if (lease.spec?.holderIdentity !== this.#o.identity) return;
+      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() };
+      await this.#api.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease });
+      this.#o.log.info('released leader lease', { lease: this.#o.name });
+    } catch (err) {
+      this.#o.log.warn('could not release leader lease', { error: String(err) });
+    } finally {
+      this.#setLeading(false);
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const { name, namespace, identity } = this.#o;
+    const now = new k8s.V1MicroTime();
+    const leaseDurationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
+    try {
+      let lease: k8s.V1Lease;
+      try {
+        lease = await this.#api.readNamespacedLease({ name, namespace });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+        await this.#api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          },
+        });
+        return true;
+      }
+      const spec = lease.spec ?? {};
+      const record = `${spec.holderIdentity ?? ''}|${spec.renewTime?.toISOString?.() ?? String(spec.renewTime)}`;
+      if (record !== this.#observedRecord) {
+        this.#observedRecord = record;
+        this.#observedAt = Date.now();
+      }
+      const holder = spec.holderIdentity ?? '';
+      const durationMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+      if (holder && holder !== identity && Date.now() < this.#observedAt + durationMs) return false;
+      const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+      lease.spec = {
+        holderIdentity: identity,
+        leaseDurationSeconds,
+        acquireTime: holder === identity ? (spec.acquireTime ?? now) : now,
+        renewTime: now,
+        leaseTransitions: transitions,
+      };
+      await this.#api.replaceNamespacedLease({ name, namespace, body: lease });
+      return true;
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 409) this.#o.log.warn('leader lease update failed', { lease: name, error: String(err) });
+      return false;
+    }
+  }
+
+  #setLeading(leading: boolean) {
+    this.#leading = leading;
+    this.#o.onLeadership?.(leading);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ATHENZ_ADMIN, type Harness, OPERATOR_PRINCIPAL, type RunningOperator, startHarness } from '../../support/operator-harness.ts';
+
+let h: Harness;
+let op: RunningOperator;
+const PARENT = 'eks.users';
+
+beforeAll(async () => {
+  h = await startHarness();
+  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
+  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  op = await h.startOperator();
+}, 60_000);
+afterAll(async () => {
+  if (process.env.DEBUG_LOGS) console.log(JSON.stringify(op?.logs, null, 1));
+  await h?.stop();
+});
+
+describe('syncing Athenz roles into namespaces', () => {
+  it('creates the subdomain and roles, then binds members as they come and go', async () => {
+    await h.cluster.createMapping('sync-basic', {
+      parentDomain: PARENT,
+      namespaceSelector: { matchLabels: { 'test/mapping': 'sync-basic' } },
+      roles: [
+        { athenzRole: 'k8s_ns_admins', clusterRole: 'admin' },
+        { athenzRole: 'viewers', clusterRole: 'view' },
+      ],
+      domain: { adminUsers: [ATHENZ_ADMIN] },
+      syncInterval: '2s',
+    });
+    await h.cluster.createNamespace('team-a', { 'test/mapping': 'sync-basic' });
+
+    await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', []);
+    const domain = await h.admin.getDomain(`${PARENT}.team-a`);
+    expect(domain?.tags?.['athenz-rbac-operator.created-by']?.list).toEqual(['sync-basic']);
+    expect((await h.admin.getRole(`${PARENT}.team-a`, 'viewers')).roleMembers ?? []).toEqual([]);
+
+    await h.admin.addMember(`${PARENT}.team-a`, 'viewers', 'user.alice');
+    await h.admin.addMember(`${PARENT}.team-a`, 'k8s_ns_admins', 'user.bob');
+    await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', ['user.alice']);
+    const adminBinding = (await h.cluster.rbac.listNamespacedRoleBinding({ namespace: 'team-a' })).items.find(
+      (rb) => rb.metadata?.annotations?.['rbac.athenz.io/athenz-role'] === 'k8s_ns_admins',
+    );
+    expect(adminBinding?.roleRef.name).toBe('admin');
+    expect(adminBinding?.subjects?.map((s) => s.name)).toEqual(['user.bob']);
+
+    await h.admin.removeMember(`${PARENT}.team-a`, 'viewers', 'user.alice');
+    await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', []);
+
+    const mapping = await h.cluster.waitForCondition('sync-basic', 'Ready', 'True', 'Synced');
+    expect(mapping.status?.namespacesSynced).toBe('1/1');
+    expect(mapping.status?.conditions?.find((c) => c.type === 'AthenzReachable')?.status).toBe('True');
+
+    const audit = op.logs.filter((e) => e.message === 'access changed' && e.namespace === 'team-a');
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'add', principal: 'user.alice', reason: 'MemberAdded', athenzRole: 'viewers' }),
+        expect.objectContaining({ action: 'remove', principal: 'user.alice', reason: 'MemberRemoved', athenzRole: 'viewers' }),
+      ]),
+    );
+  });
+
+  it('never overwrites an existing role: its members are kept and bound', async () => {
+    await h.admin.ensureDomain(`${PARENT}.team-b`, [ATHENZ_ADMIN]);
+    await h.admin.putRole(`${PARENT}.team-b`, 'viewers', ['user.carol', 'user.dave']);
+    await h.cluster.createMapping('sync-existing', {
+      parentDomain: PARENT,
+      namespaceSelector: { matchLabels: { 'test/mapping': 'sync-existing' } },
+      roles: [{ athenzRole: 'viewers', clusterRole: 'view' }],
+      syncInterval: '2s',
+    });
+    await h.cluster.createNamespace('team-b', { 'test/mapping': 'sync-existing' });
+    await h.cluster.waitForSubjects('team-b', 'athenz.viewers.view', ['user.carol', 'user.dave']);
+    const role = await h.admin.getRole(`${PARENT}.team-b`, 'viewers');
+    expect(role.roleMembers?.map((m) => m.memberName)).toEqual(['user.carol', 'user.dave']);
+    const domain = await h.admin.getDomain(`${PARENT}.team-b`);
+    expect(domain?.tags?.['athenz-rbac-operator.created-by']).toBeUndefined();
+  });
+});
