@@ -14,7 +14,9 @@ import { createMetrics } from './runtime/metrics.ts';
 import { createZmsClient } from './zms/client.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write(`athenz-rbac-operator: Athenz roles to namespace RoleBindings\n\nFlags:\n${usage()}\n`);
+  process.stdout.write(
+    `athenz-rbac-operator: Athenz roles to namespace RoleBindings\n\nFlags:\n${usage()}\n`,
+  );
   process.exit(0);
 }
 
@@ -44,7 +46,8 @@ const zms = createZmsClient({
     metrics.zmsLatency.observe({ endpoint }, seconds);
   },
   onCredentialsReload: () => log.info('ZMS client certificate reloaded'),
-  onCredentialsError: (err) => log.warn('ZMS client certificate files unreadable; keeping the previous ones', { error: String(err) }),
+  onCredentialsError: (err) =>
+    log.warn('ZMS client certificate files unreadable; keeping the previous ones', { error: String(err) }),
 });
 
 const operator = new Operator(
@@ -81,16 +84,23 @@ const elector = config['leader-elect']
 
 const ready = () => {
   if (!operator.cachesSynced) return { ok: false, detail: 'caches not synced' };
-  if (elector && !elector.leading) return { ok: true, detail: 'standby: caches synced, waiting for leadership' };
-  return operator.firstPassDone ? { ok: true, detail: 'ok' } : { ok: false, detail: 'first sync in progress' };
+  if (elector && !elector.leading)
+    return { ok: true, detail: 'standby: caches synced, waiting for leadership' };
+  return operator.firstPassDone
+    ? { ok: true, detail: 'ok' }
+    : { ok: false, detail: 'first sync in progress' };
 };
 const healthAddr = config['health-addr'];
 const metricsAddr = config['metrics-addr'];
 const sameAddress = healthAddr && metricsAddr && healthAddr.port === metricsAddr.port;
 const healthServer = healthAddr
-  ? await listen(healthAddr, { ...healthRoutes({ ready }), ...(sameAddress ? metricsRoutes(metrics.registry) : {}) })
+  ? await listen(healthAddr, {
+      ...healthRoutes({ ready }),
+      ...(sameAddress ? metricsRoutes(metrics.registry) : {}),
+    })
   : undefined;
-const metricsServer = metricsAddr && !sameAddress ? await listen(metricsAddr, metricsRoutes(metrics.registry)) : undefined;
+const metricsServer =
+  metricsAddr && !sameAddress ? await listen(metricsAddr, metricsRoutes(metrics.registry)) : undefined;
 
 log.info('starting', {
   identity,

@@ -26,7 +26,11 @@ export class AccessReporter {
     this.#repeatAfterMs = repeatAfterMs;
   }
 
-  accessChanged(mapping: { name: string; uid: string }, changes: SubjectChange[], applied: DesiredRoleBinding[]) {
+  accessChanged(
+    mapping: { name: string; uid: string },
+    changes: SubjectChange[],
+    applied: DesiredRoleBinding[],
+  ) {
     for (const c of changes) {
       this.#log.info('access changed', {
         mapping: mapping.name,
@@ -49,7 +53,10 @@ export class AccessReporter {
     for (const [key, list] of byBinding) {
       const added = list.filter((c) => c.action === 'add').map((c) => c.subject);
       const removed = list.filter((c) => c.action === 'remove').map((c) => `${c.subject} (${c.reason})`);
-      const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''];
+      const parts = [
+        added.length ? `added ${added.join(', ')}` : '',
+        removed.length ? `removed ${removed.join(', ')}` : '',
+      ];
       this.#emit({
         mapping,
         type: 'Normal',
@@ -61,13 +68,27 @@ export class AccessReporter {
     // A drift repair that changed no subject (labels, roleRef) still deserves a trace.
     for (const b of applied) {
       const key = `${b.namespace}/${b.name}`;
-      if (!byBinding.has(key)) this.#log.info('rolebinding applied', { mapping: mapping.name, namespace: b.namespace, roleBinding: b.name });
+      if (!byBinding.has(key))
+        this.#log.info('rolebinding applied', {
+          mapping: mapping.name,
+          namespace: b.namespace,
+          roleBinding: b.name,
+        });
     }
   }
 
-  skippedMembers(mapping: { name: string; uid: string }, namespace: string, skipped: Array<SkippedMember & { athenzRole: string }>) {
+  skippedMembers(
+    mapping: { name: string; uid: string },
+    namespace: string,
+    skipped: Array<SkippedMember & { athenzRole: string }>,
+  ) {
     for (const s of skipped) {
-      this.warnOnce(mapping, 'MemberSkipped', 'Sync', `${namespace}: Athenz member ${s.member} of role ${s.athenzRole} has no RBAC equivalent (${s.reason}); not bound`);
+      this.warnOnce(
+        mapping,
+        'MemberSkipped',
+        'Sync',
+        `${namespace}: Athenz member ${s.member} of role ${s.athenzRole} has no RBAC equivalent (${s.reason}); not bound`,
+      );
     }
   }
 
@@ -83,7 +104,11 @@ export class AccessReporter {
 
   #emit(event: MappingEvent) {
     this.#kube.recordEvent(event).catch((err: unknown) => {
-      this.#log.warn('could not record event', { mapping: event.mapping.name, reason: event.reason, error: String(err) });
+      this.#log.warn('could not record event', {
+        mapping: event.mapping.name,
+        reason: event.reason,
+        error: String(err),
+      });
     });
   }
 }

@@ -49,7 +49,13 @@ export class AthenzCache {
   /** A delegated role resolved through its trust domain (`expand=true`). */
   expandedRole(domain: string, role: string, trustDomain: string): Promise<Role | undefined> {
     const key = `${domain}:role.${role}`;
-    return this.#cached(this.#expanded, key, () => this.#zms.getRole(domain, role, { expand: true }), [domain, trustDomain], domain);
+    return this.#cached(
+      this.#expanded,
+      key,
+      () => this.#zms.getRole(domain, role, { expand: true }),
+      [domain, trustDomain],
+      domain,
+    );
   }
 
   /** Members of `<domain>:group.<name>`, as used by the namespace domain `usedBy`; undefined

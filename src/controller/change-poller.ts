@@ -126,7 +126,10 @@ export class ChangePoller {
 
 function toFailure(err: unknown): NonNullable<AthenzFailure> {
   if (err instanceof ZmsError) {
-    const kind = err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls' ? err.kind : 'Unavailable';
+    const kind =
+      err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls'
+        ? err.kind
+        : 'Unavailable';
     return { kind, message: err.message };
   }
   return { kind: 'Unavailable', message: String(err) };

@@ -48,7 +48,12 @@ export async function syncNamespace(
   const { spec, namespace } = input;
   const name = subdomainFor(spec.parentDomain, namespace);
   if ('error' in name) {
-    return { ok: false, namespace, failure: { namespace, reason: 'DomainNameTooLong', message: name.error }, athenz: undefined };
+    return {
+      ok: false,
+      namespace,
+      failure: { namespace, reason: 'DomainNameTooLong', message: name.error },
+      athenz: undefined,
+    };
   }
   const { domain } = name;
   const athenzChanges: PlannedChange[] = [];
@@ -56,7 +61,11 @@ export async function syncNamespace(
     let snapshot = await cache.domain(domain);
     if (!snapshot.exists) {
       if (!spec.domain.create) {
-        return fail(namespace, 'DomainNotFound', `Athenz domain ${domain} does not exist and spec.domain.create is false`);
+        return fail(
+          namespace,
+          'DomainNotFound',
+          `Athenz domain ${domain} does not exist and spec.domain.create is false`,
+        );
       }
       athenzChanges.push({ action: 'CreateDomain', namespace, target: domain });
       if (spec.dryRun) {
@@ -65,7 +74,12 @@ export async function syncNamespace(
         await createSubdomain(zms, spec, namespace, input);
         cache.invalidate(domain);
         snapshot = await cache.domain(domain);
-        if (!snapshot.exists) return fail(namespace, 'DomainNotFound', `Athenz domain ${domain} is missing right after creating it`);
+        if (!snapshot.exists)
+          return fail(
+            namespace,
+            'DomainNotFound',
+            `Athenz domain ${domain} is missing right after creating it`,
+          );
       }
     }
 
@@ -79,9 +93,14 @@ export async function syncNamespace(
       if (!role) {
         // Absent from the role list: confirm with a direct read before creating, because a PUT
         // of an existing role would replace (and so wipe) its members.
-        role = spec.dryRun && snapshot.roles.size === 0 ? undefined : await zms.getRole(domain, mapped.athenzRole);
+        role =
+          spec.dryRun && snapshot.roles.size === 0 ? undefined : await zms.getRole(domain, mapped.athenzRole);
         if (!role) {
-          athenzChanges.push({ action: 'CreateRole', namespace, target: `${domain}:role.${mapped.athenzRole}` });
+          athenzChanges.push({
+            action: 'CreateRole',
+            namespace,
+            target: `${domain}:role.${mapped.athenzRole}`,
+          });
           if (!spec.dryRun) {
             await zms.putRole(domain, mapped.athenzRole, []);
             cache.invalidate(domain);
@@ -118,9 +137,20 @@ export async function syncNamespace(
     if (!(err instanceof ZmsError)) throw err;
     const retryable = err.retryable;
     const athenz: AthenzFailure = retryable
-      ? { kind: err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls' ? err.kind : 'Unavailable', message: err.message }
+      ? {
+          kind:
+            err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls'
+              ? err.kind
+              : 'Unavailable',
+          message: err.message,
+        }
       : undefined;
-    return { ok: false, namespace, failure: { namespace, reason: `Athenz${err.kind}`, message: err.message }, athenz };
+    return {
+      ok: false,
+      namespace,
+      failure: { namespace, reason: `Athenz${err.kind}`, message: err.message },
+      athenz,
+    };
   }
 }
 
@@ -128,7 +158,12 @@ function fail(namespace: string, reason: string, message: string): NamespaceOutc
   return { ok: false, namespace, failure: { namespace, reason, message }, athenz: undefined };
 }
 
-async function createSubdomain(zms: ZmsClient, spec: MappingSpec, namespace: string, input: NamespaceSyncInput) {
+async function createSubdomain(
+  zms: ZmsClient,
+  spec: MappingSpec,
+  namespace: string,
+  input: NamespaceSyncInput,
+) {
   try {
     await zms.createSubdomain(spec.parentDomain, namespace, {
       // The operator stays an admin: it must be able to create the mapped roles in the domain.
@@ -144,7 +179,12 @@ async function createSubdomain(zms: ZmsClient, spec: MappingSpec, namespace: str
 }
 
 /** A delegated role has no members of its own: ZMS resolves them through the trust domain. */
-async function resolveMembers(cache: AthenzCache, domain: string, roleName: string, role: Role): Promise<readonly RoleMember[]> {
+async function resolveMembers(
+  cache: AthenzCache,
+  domain: string,
+  roleName: string,
+  role: Role,
+): Promise<readonly RoleMember[]> {
   if (!role.trust) return role.roleMembers;
   const expanded = await cache.expandedRole(domain, roleName, role.trust);
   return expanded?.roleMembers ?? [];
@@ -158,7 +198,9 @@ async function expandGroups(
 ): Promise<GroupMembers> {
   const groups = new Map<string, readonly RoleMember[]>();
   if (spec.subjects.groups !== 'Expand') return groups;
-  const names = [...new Set(members.map((m) => m.memberName.toLowerCase()).filter((n) => n.includes(':group.')))];
+  const names = [
+    ...new Set(members.map((m) => m.memberName.toLowerCase()).filter((n) => n.includes(':group.'))),
+  ];
   await Promise.all(
     names.map(async (name) => {
       const groupMembers = await cache.group(name, domain);
@@ -169,9 +211,15 @@ async function expandGroups(
 }
 
 /** Subjects the members would grant if nobody had expired: the difference is what expired. */
-function expiredSubjects(members: readonly RoleMember[], groups: GroupMembers, userPrefix: string, now: Date): Set<string> {
+function expiredSubjects(
+  members: readonly RoleMember[],
+  groups: GroupMembers,
+  userPrefix: string,
+  now: Date,
+): Set<string> {
   const expiredNames = new Set<string>();
-  const past = (m: RoleMember) => m.expiration !== undefined && m.expiration !== null && m.expiration.getTime() <= now.getTime();
+  const past = (m: RoleMember) =>
+    m.expiration !== undefined && m.expiration !== null && m.expiration.getTime() <= now.getTime();
   for (const m of members) {
     const name = m.memberName.toLowerCase();
     if (past(m) && !name.includes(':group.')) expiredNames.add(`${userPrefix}${name}`);

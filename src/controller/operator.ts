@@ -61,7 +61,13 @@ export class Operator {
   #firstPassPending = new Set<string>();
   #started = false;
 
-  constructor(kubeConfig: k8s.KubeConfig, zms: ZmsClient, config: OperatorConfig, log: Logger, metrics: Metrics) {
+  constructor(
+    kubeConfig: k8s.KubeConfig,
+    zms: ZmsClient,
+    config: OperatorConfig,
+    log: Logger,
+    metrics: Metrics,
+  ) {
     this.#zms = zms;
     this.#log = log;
     this.#metrics = metrics;
@@ -124,7 +130,11 @@ export class Operator {
       onDomainsChanged: (domains) => this.#onDomainsChanged(domains),
       onResync: () => this.#enqueueAllMappings(),
     });
-    const excluded = new Set([...DEFAULT_EXCLUDED_NAMESPACES, config.operatorNamespace, ...config.excludedNamespaces]);
+    const excluded = new Set([
+      ...DEFAULT_EXCLUDED_NAMESPACES,
+      config.operatorNamespace,
+      ...config.excludedNamespaces,
+    ]);
     this.reconciler = new MappingReconciler({
       zms,
       athenz: cache,
@@ -197,7 +207,11 @@ export class Operator {
       (key, err) => {
         this.#metrics.reconcileTotal.inc({ controller: this.#metrics.controller, result: 'error' });
         this.#metrics.reconcileErrors.inc({ controller: this.#metrics.controller });
-        this.#log.warn('reconcile failed; will retry', { mapping: key, error: String(err), failures: this.queue.failures(key) + 1 });
+        this.#log.warn('reconcile failed; will retry', {
+          mapping: key,
+          error: String(err),
+          failures: this.queue.failures(key) + 1,
+        });
       },
     );
   }
@@ -230,7 +244,8 @@ export class Operator {
     const info = toNamespaceInfo(ns);
     for (const mapping of this.#mappings.list().map(toMapping)) {
       if (mapping.spec?.domain.onNamespaceDelete !== 'Delete' || mapping.deleting) continue;
-      const wouldSelect = selectNamespaces(mapping.spec, [{ ...info, terminating: false }], new Set()).length > 0;
+      const wouldSelect =
+        selectNamespaces(mapping.spec, [{ ...info, terminating: false }], new Set()).length > 0;
       if (wouldSelect) this.queue.add(`${DOMAIN_DELETE_PREFIX}${mapping.name}/${info.name}`);
     }
   }
@@ -256,7 +271,9 @@ export class Operator {
     const intervals = this.#mappings
       .list()
       .map(toMapping)
-      .filter((m): m is Mapping & { spec: NonNullable<Mapping['spec']> } => Boolean(m.spec) && !m.spec?.suspend)
+      .filter(
+        (m): m is Mapping & { spec: NonNullable<Mapping['spec']> } => Boolean(m.spec) && !m.spec?.suspend,
+      )
       .map((m) => m.spec.syncInterval);
     return intervals.length > 0 ? Math.min(...intervals) : this.#config.defaultIntervalMs;
   }
@@ -266,19 +283,28 @@ export class Operator {
     const [mappingName, namespace] = rest.split('/') as [string, string];
     if (this.#namespaces.get(namespace)) return {};
     const obj = this.#mappings.get(mappingName);
-    const mapping = obj ? toMapping(obj) : undefined;
-    if (!mapping?.spec || mapping.spec.domain.onNamespaceDelete !== 'Delete') return {};
+    if (!obj) return {};
+    const mapping = toMapping(obj);
+    if (!mapping.spec || mapping.spec.domain.onNamespaceDelete !== 'Delete') return {};
     const name = subdomainFor(mapping.spec.parentDomain, namespace);
     if ('error' in name) return {};
     const domain = await this.#zms.getDomain(name.domain);
     if (!domain) return {};
     const creators = domain.tags?.[CREATED_BY_TAG]?.list ?? [];
     if (!creators.includes(mapping.name)) {
-      this.#log.info('kept Athenz domain of deleted namespace: not created by this operator', { mapping: mapping.name, namespace, athenzDomain: name.domain });
+      this.#log.info('kept Athenz domain of deleted namespace: not created by this operator', {
+        mapping: mapping.name,
+        namespace,
+        athenzDomain: name.domain,
+      });
       return {};
     }
     await this.#zms.deleteSubdomain(mapping.spec.parentDomain, namespace);
-    this.#log.info('deleted Athenz domain of deleted namespace', { mapping: mapping.name, namespace, athenzDomain: name.domain });
+    this.#log.info('deleted Athenz domain of deleted namespace', {
+      mapping: mapping.name,
+      namespace,
+      athenzDomain: name.domain,
+    });
     await this.#kube
       .recordEvent({
         mapping: { name: mapping.name, uid: mapping.uid },

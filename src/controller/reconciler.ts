@@ -2,17 +2,29 @@ import pLimit from 'p-limit';
 import type { Logger } from 'winston';
 import type { DesiredRoleBinding, ExistingRoleBinding } from '../core/bindings.ts';
 import { Reason } from '../core/conditions.ts';
-import { type BindingDiff, bindingKey, type ChangeReason, diffRoleBindings, type SubjectChange } from '../core/diff.ts';
+import {
+  type BindingDiff,
+  bindingKey,
+  type ChangeReason,
+  diffRoleBindings,
+  type SubjectChange,
+} from '../core/diff.ts';
 import { ATHENZ_ROLE_ANNOTATION, FINALIZER } from '../core/labels.ts';
 import type { Mapping, MappingSpec } from '../core/mapping.ts';
 import { resolveConflicts } from '../core/ownership.ts';
 import { type NamespaceInfo, selectNamespaces } from '../core/selection.ts';
-import { type AthenzFailure, computeStatus, type MappingStatus, type Mode, type PlannedChange } from '../core/status.ts';
+import {
+  type AthenzFailure,
+  computeStatus,
+  type MappingStatus,
+  type Mode,
+  type PlannedChange,
+} from '../core/status.ts';
 import type { KubeWriter } from '../kube/kube-writer.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { ZmsClient } from '../zms/client.ts';
-import type { AthenzCache } from './athenz-cache.ts';
 import { AccessReporter } from './access-reporter.ts';
+import type { AthenzCache } from './athenz-cache.ts';
 import { type NamespaceOutcome, syncNamespace } from './namespace-sync.ts';
 
 /**
@@ -91,7 +103,11 @@ export class MappingReconciler {
     return this.#sync(mapping, spec, now);
   }
 
-  async #sync(mapping: Mapping & { status?: Partial<MappingStatus> | undefined }, spec: MappingSpec, now: Date) {
+  async #sync(
+    mapping: Mapping & { status?: Partial<MappingStatus> | undefined },
+    spec: MappingSpec,
+    now: Date,
+  ) {
     const { cluster, config } = this.#deps;
     const mode: Mode = spec.dryRun ? 'DryRun' : 'Active';
     const selected = selectNamespaces(spec, cluster.namespaces(), config.excludedNamespaces);
@@ -120,11 +136,14 @@ export class MappingReconciler {
     const mappedRoles = new Map(spec.roles.map((r) => [r.athenzRole, r.clusterRole]));
 
     const desired = ok.flatMap((o) => o.bindings);
-    const expired = new Map(ok.flatMap((o) => [...o.expired].map(([name, set]) => [`${o.namespace}/${name}`, set] as const)));
+    const expired = new Map(
+      ok.flatMap((o) => [...o.expired].map(([name, set]) => [`${o.namespace}/${name}`, set] as const)),
+    );
     const diff = diffRoleBindings(desired, cluster.bindingsOf(mapping.name), {
       lastApplied: this.#lastApplied,
       expired,
-      keep: (b) => failedNamespaces.has(b.namespace) || lost(b.namespace, b.annotations[ATHENZ_ROLE_ANNOTATION] ?? ''),
+      keep: (b) =>
+        failedNamespaces.has(b.namespace) || lost(b.namespace, b.annotations[ATHENZ_ROLE_ANNOTATION] ?? ''),
       removalReason: (b): ChangeReason => {
         if (!selectedSet.has(b.namespace)) return 'NamespaceUnselected';
         const role = b.annotations[ATHENZ_ROLE_ANNOTATION];
@@ -135,10 +154,12 @@ export class MappingReconciler {
     let writeError: unknown;
     if (mode === 'Active') writeError = await this.#apply(mapping, diff, desired);
     for (const o of ok) this.#reporter.skippedMembers(mapping, o.namespace, o.skipped);
-    for (const f of failed) this.#reporter.warnOnce(mapping, f.failure.reason, 'Sync', `${f.namespace}: ${f.failure.message}`);
+    for (const f of failed)
+      this.#reporter.warnOnce(mapping, f.failure.reason, 'Sync', `${f.namespace}: ${f.failure.message}`);
 
     const athenz = failed.find((f) => f.athenz)?.athenz ?? this.#deps.pollerFailure();
-    const planned: PlannedChange[] = mode === 'DryRun' ? [...ok.flatMap((o) => o.athenzChanges), ...plannedBindingChanges(diff)] : [];
+    const planned: PlannedChange[] =
+      mode === 'DryRun' ? [...ok.flatMap((o) => o.athenzChanges), ...plannedBindingChanges(diff)] : [];
     const subjects = new Set(desired.flatMap((b) => b.subjects.map((s) => s.name))).size;
     const status = computeStatus({
       generation: mapping.generation,
@@ -151,16 +172,23 @@ export class MappingReconciler {
       athenz,
       conflicts,
       plannedChanges: planned,
-      changed: mode === 'Active' && (diff.apply.length + diff.remove.length > 0 || ok.some((o) => o.athenzChanges.length > 0)),
+      changed:
+        mode === 'Active' &&
+        (diff.apply.length + diff.remove.length > 0 || ok.some((o) => o.athenzChanges.length > 0)),
     });
     await this.#writeStatus(mapping, status);
     this.#recordGauges(mapping.name, status);
 
     if (writeError) throw writeError;
     if (failed.some((f) => f.athenz)) throw new ReconcileError(`ZMS failed for ${failed.length} namespaces`);
-    const nextExpiry = ok.reduce<Date | undefined>((min, o) => (o.nextExpiry && (!min || o.nextExpiry < min) ? o.nextExpiry : min), undefined);
+    const nextExpiry = ok.reduce<Date | undefined>(
+      (min, o) => (o.nextExpiry && (!min || o.nextExpiry < min) ? o.nextExpiry : min),
+      undefined,
+    );
     // Come back just after the earliest expiry, so an expired member loses access within a second.
-    return nextExpiry ? { requeueAfterMs: Math.max(0, nextExpiry.getTime() - this.#deps.clock().getTime()) + 50 } : {};
+    return nextExpiry
+      ? { requeueAfterMs: Math.max(0, nextExpiry.getTime() - this.#deps.clock().getTime()) + 50 }
+      : {};
   }
 
   /** Applies in place first, removes last: a renamed binding exists before its old name goes. */
@@ -187,10 +215,18 @@ export class MappingReconciler {
     }
     for (const binding of desired) {
       const key = bindingKey(binding);
-      if (applied.has(key) || !this.#lastApplied.has(key)) this.#lastApplied.set(key, binding.subjects.map((s) => s.name));
+      if (applied.has(key) || !this.#lastApplied.has(key))
+        this.#lastApplied.set(
+          key,
+          binding.subjects.map((s) => s.name),
+        );
     }
     const done: SubjectChange[] = diff.changes.filter((c) => applied.has(`${c.namespace}/${c.roleBinding}`));
-    this.#reporter.accessChanged(mapping, done, diff.apply.filter((b) => applied.has(bindingKey(b))));
+    this.#reporter.accessChanged(
+      mapping,
+      done,
+      diff.apply.filter((b) => applied.has(bindingKey(b))),
+    );
     return firstError;
   }
 
@@ -202,7 +238,13 @@ export class MappingReconciler {
       await this.#deps.kube.deleteRoleBinding(binding);
       this.#lastApplied.delete(bindingKey(binding));
       for (const s of binding.subjects) {
-        changes.push({ action: 'remove', subject: s.name, namespace: binding.namespace, roleBinding: binding.name, reason: 'MappingDeleted' });
+        changes.push({
+          action: 'remove',
+          subject: s.name,
+          namespace: binding.namespace,
+          roleBinding: binding.name,
+          reason: 'MappingDeleted',
+        });
       }
     }
     this.#reporter.accessChanged(mapping, changes, []);
@@ -228,10 +270,15 @@ export class MappingReconciler {
     return cluster
       .mappings()
       .filter((m) => m.name !== self && m.spec && !m.deleting && !m.spec.suspend && !this.#invalidSpec(m))
-      .map((m) => claim(m, m.spec!, selectNamespaces(m.spec!, cluster.namespaces(), config.excludedNamespaces)));
+      .map((m) =>
+        claim(m, m.spec!, selectNamespaces(m.spec!, cluster.namespaces(), config.excludedNamespaces)),
+      );
   }
 
-  async #writeStatus(mapping: Mapping & { status?: Partial<MappingStatus> | undefined }, status: MappingStatus) {
+  async #writeStatus(
+    mapping: Mapping & { status?: Partial<MappingStatus> | undefined },
+    status: MappingStatus,
+  ) {
     if (sameJson(mapping.status, status)) return;
     await this.#deps.kube.applyStatus(mapping, status);
   }
@@ -255,11 +302,24 @@ export class MappingReconciler {
 }
 
 function claim(mapping: Mapping, spec: MappingSpec, namespaces: string[]) {
-  return { name: mapping.name, creationTimestamp: mapping.creationTimestamp, namespaces, athenzRoles: spec.roles.map((r) => r.athenzRole) };
+  return {
+    name: mapping.name,
+    creationTimestamp: mapping.creationTimestamp,
+    namespaces,
+    athenzRoles: spec.roles.map((r) => r.athenzRole),
+  };
 }
 
 function empty(mode: Mode) {
-  return { mode, selected: 0, failures: [], subjects: 0, athenz: undefined, conflicts: [], plannedChanges: [] };
+  return {
+    mode,
+    selected: 0,
+    failures: [],
+    subjects: 0,
+    athenz: undefined,
+    conflicts: [],
+    plannedChanges: [],
+  };
 }
 
 function plannedBindingChanges(diff: BindingDiff): PlannedChange[] {
@@ -269,7 +329,8 @@ function plannedBindingChanges(diff: BindingDiff): PlannedChange[] {
     target: c.roleBinding,
     subject: c.subject,
   }));
-  for (const ref of diff.remove) changes.push({ action: 'DeleteRoleBinding', namespace: ref.namespace, target: ref.name });
+  for (const ref of diff.remove)
+    changes.push({ action: 'DeleteRoleBinding', namespace: ref.namespace, target: ref.name });
   return changes;
 }
 
@@ -280,7 +341,9 @@ export function sameJson(a: unknown, b: unknown): boolean {
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, value: unknown) =>
     value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+        )
       : value,
   );
 }

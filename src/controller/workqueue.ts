@@ -57,7 +57,10 @@ export class WorkQueue {
 
   addAfter(key: string, delayMs: number): void {
     if (this.#shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + delayMs;
     const pending = this.#timers.get(key);
     if (pending && pending.at <= at) return;
@@ -89,7 +92,11 @@ export class WorkQueue {
   }
 
   /** Runs `workers` loops that hand each key to `handler` until `shutdown`. */
-  run(workers: number, handler: (key: string) => Promise<HandlerResult>, onError: (key: string, err: unknown) => void) {
+  run(
+    workers: number,
+    handler: (key: string) => Promise<HandlerResult>,
+    onError: (key: string, err: unknown) => void,
+  ) {
     const loops = Array.from({ length: workers }, async () => {
       for (;;) {
         const key = await this.#next();

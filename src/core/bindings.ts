@@ -33,7 +33,12 @@ export interface ExistingRoleBinding {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   roleRef: { apiGroup: string; kind: string; name: string };
-  subjects: Array<{ kind: string; name: string; apiGroup?: string | undefined; namespace?: string | undefined }>;
+  subjects: Array<{
+    kind: string;
+    name: string;
+    apiGroup?: string | undefined;
+    namespace?: string | undefined;
+  }>;
   ownerUids: string[];
 }
 
@@ -50,7 +55,10 @@ export function roleBindingManifest(binding: DesiredRoleBinding) {
       name: binding.name,
       namespace: binding.namespace,
       labels: { [MANAGED_BY_LABEL]: OPERATOR_NAME, [MAPPING_LABEL]: binding.mapping.name },
-      annotations: { [ATHENZ_DOMAIN_ANNOTATION]: binding.athenzDomain, [ATHENZ_ROLE_ANNOTATION]: binding.athenzRole },
+      annotations: {
+        [ATHENZ_DOMAIN_ANNOTATION]: binding.athenzDomain,
+        [ATHENZ_ROLE_ANNOTATION]: binding.athenzRole,
+      },
       ownerReferences: [
         {
           apiVersion: 'rbac.athenz.io/v1alpha1',
@@ -82,11 +90,19 @@ export function isUpToDate(desired: DesiredRoleBinding, existing: ExistingRoleBi
     existing.roleRef.name === desired.clusterRole &&
     existing.roleRef.kind === 'ClusterRole' &&
     existing.subjects.length === desired.subjects.length &&
-    existing.subjects.every((s, i) => subjectKey(s) === subjectKey(desired.subjects[i]!) && s.apiGroup === desired.subjects[i]!.apiGroup)
+    existing.subjects.every(
+      (s, i) =>
+        subjectKey(s) === subjectKey(desired.subjects[i]!) && s.apiGroup === desired.subjects[i]!.apiGroup,
+    )
   );
 }
 
-/** The subject names of a binding, for change accounting. */
-export function subjectNames(binding: { subjects: Array<{ kind: string; name: string }> }): string[] {
-  return binding.subjects.filter((s) => s.kind === 'User').map((s) => s.name);
+/** The subjects of a binding as names for change accounting: a User by its name, any other kind
+ * (added by hand, always removed) as `<Kind>:<namespace/>name`, so its removal is audited too. */
+export function subjectNames(binding: {
+  subjects: Array<{ kind: string; name: string; namespace?: string | undefined }>;
+}): string[] {
+  return binding.subjects.map((s) =>
+    s.kind === 'User' ? s.name : `${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`,
+  );
 }

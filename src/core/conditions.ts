@@ -63,7 +63,9 @@ export function setCondition(
 ): Condition[] {
   const previous = conditions.find((c) => c.type === input.type);
   const lastTransitionTime =
-    previous && previous.status === input.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    previous && previous.status === input.status
+      ? previous.lastTransitionTime
+      : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const next: Condition = { ...input, observedGeneration: generation, lastTransitionTime };
   const rest = conditions.filter((c) => c.type !== input.type);
   return [...rest, next].sort((a, b) => conditionOrder(a.type) - conditionOrder(b.type));

@@ -81,14 +81,19 @@ export function diffRoleBindings(
     };
     for (const subject of after) {
       if (!before.has(subject)) {
-        changes.push({ action: 'add', subject, ...where, reason: drifted ? 'DriftRepaired' : 'MemberAdded' });
+        // Re-adding what someone removed by hand is a repair; anyone else is a new member.
+        const reason = drifted && last.includes(subject) ? 'DriftRepaired' : 'MemberAdded';
+        changes.push({ action: 'add', subject, ...where, reason });
       }
     }
     for (const subject of before) {
       if (after.has(subject)) continue;
-      const reason = drifted && !last?.includes(subject) ? 'DriftRepaired' : context.expired.get(key)?.has(subject)
-        ? 'MemberExpired'
-        : 'MemberRemoved';
+      const reason =
+        drifted && !last?.includes(subject)
+          ? 'DriftRepaired'
+          : context.expired.get(key)?.has(subject)
+            ? 'MemberExpired'
+            : 'MemberRemoved';
       changes.push({ action: 'remove', subject, ...where, reason });
     }
   }

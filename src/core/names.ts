@@ -8,7 +8,10 @@ import { MAX_DOMAIN_NAME_LENGTH } from './principals.ts';
 
 /** `<parentDomain>.<namespace>`, or why it cannot be used. Namespace names (DNS labels) are always
  * valid Athenz simple names; only the length can break the ZMS rules. */
-export function subdomainFor(parentDomain: string, namespace: string): { domain: string } | { error: string } {
+export function subdomainFor(
+  parentDomain: string,
+  namespace: string,
+): { domain: string } | { error: string } {
   const domain = `${parentDomain}.${namespace}`;
   if (domain.length > MAX_DOMAIN_NAME_LENGTH) {
     return { error: `Athenz domain ${domain} is longer than ${MAX_DOMAIN_NAME_LENGTH} characters` };
@@ -37,7 +40,11 @@ const MAX_OBJECT_NAME = 253;
 export function roleBindingName(athenzRole: string, clusterRole: string): string {
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]/g, '-');
   const base = `athenz.${clean(athenzRole)}.${clean(clusterRole)}`;
-  const exact = base === `athenz.${athenzRole}.${clusterRole}` && !`${athenzRole}${clusterRole}`.includes('.');
+  // A plain name that looks like a hashed one (`-` and 8 hex digits at the end) is hashed too.
+  const exact =
+    base === `athenz.${athenzRole}.${clusterRole}` &&
+    !`${athenzRole}${clusterRole}`.includes('.') &&
+    !/-[0-9a-f]{8}$/.test(base);
   if (exact && base.length <= MAX_OBJECT_NAME && /[a-z0-9]$/.test(base)) return base;
   const hash = createHash('sha256').update(`${athenzRole}\u0000${clusterRole}`).digest('hex').slice(0, 8);
   return `${base.slice(0, MAX_OBJECT_NAME - 9).replace(/[.-]+$/, '')}-${hash}`;

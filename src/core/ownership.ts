@@ -16,7 +16,10 @@ export function resolveConflicts(
   self: MappingClaim,
   others: readonly MappingClaim[],
 ): { conflicts: RoleConflict[]; lost: (namespace: string, athenzRole: string) => boolean } {
-  const older = others.filter((o) => o.name !== self.name && isOlder(o, self));
+  // Oldest first, so each pair is attributed to the mapping that actually manages it.
+  const older = others
+    .filter((o) => o.name !== self.name && isOlder(o, self))
+    .sort((a, b) => (isOlder(a, b) ? -1 : isOlder(b, a) ? 1 : 0));
   const lostPairs = new Map<string, string>();
   for (const other of older) {
     const namespaces = new Set(other.namespaces);

@@ -1,4 +1,4 @@
-import { type Condition, ConditionType, type ConditionInput, Reason, setCondition } from './conditions.ts';
+import { type Condition, type ConditionInput, ConditionType, Reason, setCondition } from './conditions.ts';
 
 /**
  * The status of one AthenzRoleMapping, computed from what a reconcile found. Pure: the same
@@ -70,20 +70,37 @@ export function computeStatus(input: StatusInput): MappingStatus {
   const set = (c: ConditionInput) => {
     conditions = setCondition(conditions, c, generation, now);
   };
+  // With an invalid spec nothing is evaluated: the counts stay as the last valid spec left them.
   const failed = input.invalidSpec ? 0 : input.failures.length;
-  const synced = input.invalidSpec ? (input.previous?.namespaces?.synced ?? 0) : input.selected - failed;
+  const selected = input.invalidSpec ? (input.previous?.namespaces?.selected ?? 0) : input.selected;
+  const synced = input.invalidSpec ? (input.previous?.namespaces?.synced ?? 0) : selected - failed;
 
   set(
     input.invalidSpec
       ? { type: ConditionType.InvalidSpec, status: 'True', ...input.invalidSpec }
-      : { type: ConditionType.InvalidSpec, status: 'False', reason: Reason.SpecValid, message: 'The spec is valid' },
+      : {
+          type: ConditionType.InvalidSpec,
+          status: 'False',
+          reason: Reason.SpecValid,
+          message: 'The spec is valid',
+        },
   );
   set(readyCondition(input, failed));
   if (!input.invalidSpec && input.mode !== 'Suspended') {
     set(
       input.athenz
-        ? { type: ConditionType.AthenzReachable, status: 'False', reason: athenzReason(input.athenz), message: input.athenz.message }
-        : { type: ConditionType.AthenzReachable, status: 'True', reason: Reason.Reachable, message: 'ZMS answered every request' },
+        ? {
+            type: ConditionType.AthenzReachable,
+            status: 'False',
+            reason: athenzReason(input.athenz),
+            message: input.athenz.message,
+          }
+        : {
+            type: ConditionType.AthenzReachable,
+            status: 'True',
+            reason: Reason.Reachable,
+            message: 'ZMS answered every request',
+          },
     );
     set(
       failed > 0 && synced > 0
@@ -93,7 +110,19 @@ export function computeStatus(input: StatusInput): MappingStatus {
             reason: Reason.SomeNamespacesFailed,
             message: `${failed} of ${input.selected} namespaces failed`,
           }
-        : { type: ConditionType.Degraded, status: 'False', reason: Reason.AllNamespacesSynced, message: 'No partial failure' },
+        : failed > 0
+          ? {
+              type: ConditionType.Degraded,
+              status: 'False',
+              reason: Reason.NamespacesFailed,
+              message: 'Every selected namespace failed: see Ready',
+            }
+          : {
+              type: ConditionType.Degraded,
+              status: 'False',
+              reason: Reason.AllNamespacesSynced,
+              message: 'No partial failure',
+            },
     );
     set(conflictCondition(input.conflicts));
   }
@@ -102,14 +131,16 @@ export function computeStatus(input: StatusInput): MappingStatus {
     observedGeneration: generation,
     mode: input.mode,
     conditions,
-    namespaces: { selected: input.selected, synced, failed },
-    namespacesSynced: `${synced}/${input.selected}`,
+    namespaces: { selected, synced, failed },
+    namespacesSynced: `${synced}/${selected}`,
     subjects: input.subjects,
   };
   // lastSyncTime moves when the mapping becomes synced or a change was applied, not on every
   // reconcile that found nothing to do: otherwise each status write would trigger the next.
   const synchronized = !input.invalidSpec && input.mode === 'Active' && failed === 0;
-  const wasReady = input.previous?.conditions?.some((c) => c.type === ConditionType.Ready && c.status === 'True');
+  const wasReady = input.previous?.conditions?.some(
+    (c) => c.type === ConditionType.Ready && c.status === 'True',
+  );
   const refresh = synchronized && (input.changed || !wasReady || !input.previous?.lastSyncTime);
   const lastSyncTime = refresh ? now.toISOString().replace(/\.\d{3}Z$/, 'Z') : input.previous?.lastSyncTime;
   if (lastSyncTime) status.lastSyncTime = lastSyncTime;
@@ -122,25 +153,51 @@ export function computeStatus(input: StatusInput): MappingStatus {
 
 function readyCondition(input: StatusInput, failed: number): ConditionInput {
   const type = ConditionType.Ready;
-  if (input.invalidSpec) return { type, status: 'False', reason: input.invalidSpec.reason, message: input.invalidSpec.message };
+  if (input.invalidSpec)
+    return { type, status: 'False', reason: input.invalidSpec.reason, message: input.invalidSpec.message };
   if (input.mode === 'Suspended') {
-    return { type, status: 'Unknown', reason: Reason.Suspended, message: 'spec.suspend is true: nothing is synced' };
+    return {
+      type,
+      status: 'Unknown',
+      reason: Reason.Suspended,
+      message: 'spec.suspend is true: nothing is synced',
+    };
   }
   if (failed > 0) {
     const names = input.failures.slice(0, 5).map((f) => `${f.namespace} (${f.reason})`);
     const more = failed > names.length ? ` and ${failed - names.length} more` : '';
-    return { type, status: 'False', reason: Reason.NamespacesFailed, message: `Not synced: ${names.join(', ')}${more}` };
+    return {
+      type,
+      status: 'False',
+      reason: Reason.NamespacesFailed,
+      message: `Not synced: ${names.join(', ')}${more}`,
+    };
   }
   if (input.mode === 'DryRun') {
     const n = input.plannedChanges.length;
     return n === 0
       ? { type, status: 'True', reason: Reason.DryRun, message: 'Dry run: everything already matches Athenz' }
-      : { type, status: 'False', reason: Reason.DryRun, message: `Dry run: ${n} changes planned, none written (see status.plannedChanges)` };
+      : {
+          type,
+          status: 'False',
+          reason: Reason.DryRun,
+          message: `Dry run: ${n} changes planned, none written (see status.plannedChanges)`,
+        };
   }
   if (input.selected === 0) {
-    return { type, status: 'True', reason: Reason.NoNamespacesSelected, message: 'No namespace matches the selector' };
+    return {
+      type,
+      status: 'True',
+      reason: Reason.NoNamespacesSelected,
+      message: 'No namespace matches the selector',
+    };
   }
-  return { type, status: 'True', reason: Reason.Synced, message: `${input.selected} namespaces in sync with Athenz` };
+  return {
+    type,
+    status: 'True',
+    reason: Reason.Synced,
+    message: `${input.selected} namespaces in sync with Athenz`,
+  };
 }
 
 function athenzReason(failure: NonNullable<AthenzFailure>): string {
@@ -158,7 +215,12 @@ function athenzReason(failure: NonNullable<AthenzFailure>): string {
 
 function conflictCondition(conflicts: RoleConflict[]): ConditionInput {
   if (conflicts.length === 0) {
-    return { type: ConditionType.Conflict, status: 'False', reason: Reason.NoConflict, message: 'No other mapping manages these roles' };
+    return {
+      type: ConditionType.Conflict,
+      status: 'False',
+      reason: Reason.NoConflict,
+      message: 'No other mapping manages these roles',
+    };
   }
   const listed = conflicts
     .slice(0, 10)

@@ -54,7 +54,9 @@ export function createKubeWriter(
       );
     },
     async deleteRoleBinding(ref) {
-      await rbac.deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace }).catch(ignoreStatus(404));
+      await rbac
+        .deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace })
+        .catch(ignoreStatus(404));
     },
     async applyStatus(mapping, status) {
       await custom.patchClusterCustomObjectStatus(
@@ -95,7 +97,12 @@ export function createKubeWriter(
           reason: event.reason,
           type: event.type,
           note: event.note.slice(0, 1024),
-          regarding: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: event.mapping.name, uid: event.mapping.uid },
+          regarding: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: KIND,
+            name: event.mapping.name,
+            uid: event.mapping.uid,
+          },
         },
       });
     },

@@ -45,7 +45,12 @@ export function toExistingRoleBinding(rb: k8s.V1RoleBinding): ExistingRoleBindin
     labels: rb.metadata?.labels ?? {},
     annotations: rb.metadata?.annotations ?? {},
     roleRef: { apiGroup: rb.roleRef.apiGroup ?? '', kind: rb.roleRef.kind, name: rb.roleRef.name },
-    subjects: (rb.subjects ?? []).map((s) => ({ kind: s.kind, name: s.name, apiGroup: s.apiGroup, namespace: s.namespace })),
+    subjects: (rb.subjects ?? []).map((s) => ({
+      kind: s.kind,
+      name: s.name,
+      apiGroup: s.apiGroup,
+      namespace: s.namespace,
+    })),
     ownerUids: (rb.metadata?.ownerReferences ?? []).map((o) => o.uid),
   };
 }

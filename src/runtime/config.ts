@@ -16,21 +16,64 @@ const FLAGS = {
   'zms-ca': { env: 'ZMS_CA_FILE', help: 'CA bundle that signed the ZMS server certificate' },
   'zms-timeout': { env: 'ZMS_TIMEOUT', default: '5s', help: 'per-request timeout' },
   'zms-concurrency': { env: 'ZMS_CONCURRENCY', default: '8', help: 'ZMS requests in flight at most' },
-  'operator-principal': { env: 'OPERATOR_PRINCIPAL', help: "Athenz principal of the operator (default: the certificate's CN)" },
-  'allowed-cluster-roles': { env: 'ALLOWED_CLUSTER_ROLES', default: 'admin,edit,view', help: 'ClusterRoles mappings may bind' },
-  'excluded-namespaces': { env: 'EXCLUDED_NAMESPACES', default: '', help: 'namespaces never selected, besides kube-* and the own' },
-  namespace: { env: 'POD_NAMESPACE', default: 'default', help: "the operator's own namespace (Events, Lease)" },
+  'operator-principal': {
+    env: 'OPERATOR_PRINCIPAL',
+    help: "Athenz principal of the operator (default: the certificate's CN)",
+  },
+  'allowed-cluster-roles': {
+    env: 'ALLOWED_CLUSTER_ROLES',
+    default: 'admin,edit,view',
+    help: 'ClusterRoles mappings may bind',
+  },
+  'excluded-namespaces': {
+    env: 'EXCLUDED_NAMESPACES',
+    default: '',
+    help: 'namespaces never selected, besides kube-* and the own',
+  },
+  namespace: {
+    env: 'POD_NAMESPACE',
+    default: 'default',
+    help: "the operator's own namespace (Events, Lease)",
+  },
   workers: { env: 'WORKERS', default: '2', help: 'mappings reconciled at once' },
-  'namespace-concurrency': { env: 'NAMESPACE_CONCURRENCY', default: '8', help: 'namespaces synced at once per mapping' },
-  'resync-period': { env: 'RESYNC_PERIOD', default: '10m', help: 'full resync period, the safety net behind change polling' },
-  'metrics-addr': { env: 'METRICS_ADDR', default: ':8080', help: 'listen address of /metrics ("0" disables)' },
+  'namespace-concurrency': {
+    env: 'NAMESPACE_CONCURRENCY',
+    default: '8',
+    help: 'namespaces synced at once per mapping',
+  },
+  'resync-period': {
+    env: 'RESYNC_PERIOD',
+    default: '10m',
+    help: 'full resync period, the safety net behind change polling',
+  },
+  'metrics-addr': {
+    env: 'METRICS_ADDR',
+    default: ':8080',
+    help: 'listen address of /metrics ("0" disables)',
+  },
   'health-addr': { env: 'HEALTH_ADDR', default: ':8081', help: 'listen address of /healthz and /readyz' },
-  'leader-elect': { env: 'LEADER_ELECT', default: 'false', help: 'elect a leader on a Lease (needed with replicas > 1)' },
+  'leader-elect': {
+    env: 'LEADER_ELECT',
+    default: 'false',
+    help: 'elect a leader on a Lease (needed with replicas > 1)',
+  },
   'lease-name': { env: 'LEASE_NAME', default: 'athenz-rbac-operator', help: 'name of the leader Lease' },
-  'lease-duration': { env: 'LEASE_DURATION', default: '15s', help: 'how long a standby waits for a silent leader' },
-  'renew-deadline': { env: 'RENEW_DEADLINE', default: '10s', help: 'how long the leader retries renewing before it steps down' },
+  'lease-duration': {
+    env: 'LEASE_DURATION',
+    default: '15s',
+    help: 'how long a standby waits for a silent leader',
+  },
+  'renew-deadline': {
+    env: 'RENEW_DEADLINE',
+    default: '10s',
+    help: 'how long the leader retries renewing before it steps down',
+  },
   'retry-period': { env: 'RETRY_PERIOD', default: '2s', help: 'how often the Lease is renewed or tried' },
-  'shutdown-timeout': { env: 'SHUTDOWN_TIMEOUT', default: '20s', help: 'deadline for reconciles in flight at SIGTERM' },
+  'shutdown-timeout': {
+    env: 'SHUTDOWN_TIMEOUT',
+    default: '20s',
+    help: 'deadline for reconciles in flight at SIGTERM',
+  },
   'log-level': { env: 'LOG_LEVEL', default: 'info', help: 'error, warn, info or debug' },
   'pod-name': { env: 'POD_NAME', help: 'identity in the Lease and in Events (default: hostname)' },
 } as const satisfies Record<string, { env: string; default?: string; help: string }>;
@@ -41,7 +84,10 @@ const duration = (flag: FlagName) =>
   z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `--${flag}: ${JSON.stringify(text)} is not a duration such as 30s or 5m` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `--${flag}: ${JSON.stringify(text)} is not a duration such as 30s or 5m`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -50,7 +96,10 @@ const positiveInt = (flag: FlagName) =>
   z.string().transform((text, ctx) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `--${flag}: ${JSON.stringify(text)} is not a positive whole number` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `--${flag}: ${JSON.stringify(text)} is not a positive whole number`,
+      });
       return z.NEVER;
     }
     return n;
@@ -84,7 +133,10 @@ const schema = z.object({
   'zms-timeout': duration('zms-timeout'),
   'zms-concurrency': positiveInt('zms-concurrency'),
   'operator-principal': z.string().optional(),
-  'allowed-cluster-roles': list.refine((l) => l.length > 0, '--allowed-cluster-roles must name at least one ClusterRole'),
+  'allowed-cluster-roles': list.refine(
+    (l) => l.length > 0,
+    '--allowed-cluster-roles must name at least one ClusterRole',
+  ),
   'excluded-namespaces': list,
   namespace: z.string().min(1),
   workers: positiveInt('workers'),
@@ -92,13 +144,17 @@ const schema = z.object({
   'resync-period': duration('resync-period'),
   'metrics-addr': address('metrics-addr'),
   'health-addr': address('health-addr'),
-  'leader-elect': z.enum(['true', 'false'], { error: '--leader-elect must be true or false' }).transform((v) => v === 'true'),
+  'leader-elect': z
+    .enum(['true', 'false'], { error: '--leader-elect must be true or false' })
+    .transform((v) => v === 'true'),
   'lease-name': z.string().min(1),
   'lease-duration': duration('lease-duration'),
   'renew-deadline': duration('renew-deadline'),
   'retry-period': duration('retry-period'),
   'shutdown-timeout': duration('shutdown-timeout'),
-  'log-level': z.enum(['error', 'warn', 'info', 'debug'], { error: '--log-level must be error, warn, info or debug' }),
+  'log-level': z.enum(['error', 'warn', 'info', 'debug'], {
+    error: '--log-level must be error, warn, info or debug',
+  }),
   'pod-name': z.string().optional(),
 });
 
@@ -108,7 +164,10 @@ export class ConfigError extends Error {}
 
 export function usage(): string {
   return Object.entries(FLAGS)
-    .map(([name, f]) => `  --${name.padEnd(22)} ${f.help} [${f.env}${'default' in f ? `, default ${JSON.stringify(f.default)}` : ''}]`)
+    .map(
+      ([name, f]) =>
+        `  --${name.padEnd(22)} ${f.help} [${f.env}${'default' in f ? `, default ${JSON.stringify(f.default)}` : ''}]`,
+    )
     .join('\n');
 }
 
@@ -125,7 +184,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
     throw new ConfigError((err as Error).message);
   }
   const raw = Object.fromEntries(
-    Object.entries(FLAGS).map(([name, f]) => [name, values[name] ?? env[f.env] ?? ('default' in f ? f.default : undefined)]),
+    Object.entries(FLAGS).map(([name, f]) => [
+      name,
+      values[name] ?? env[f.env] ?? ('default' in f ? f.default : undefined),
+    ]),
   );
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -139,7 +201,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
     try {
       readFileSync(config[flag]);
     } catch (err) {
-      throw new ConfigError(`--${flag}: cannot read ${JSON.stringify(config[flag])}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      throw new ConfigError(
+        `--${flag}: cannot read ${JSON.stringify(config[flag])}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      );
     }
   }
   const operatorPrincipal = config['operator-principal'] ?? principalOf(config['zms-cert']);
@@ -150,8 +214,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
 function principalOf(certFile: string): string {
   const subject = new X509Certificate(readFileSync(certFile)).subject;
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(subject)?.[1];
-  if (!cn || !cn.includes('.')) {
-    throw new ConfigError(`--zms-cert: the certificate's CN ${JSON.stringify(cn)} is not an Athenz principal (domain.name)`);
+  if (!cn?.includes('.')) {
+    throw new ConfigError(
+      `--zms-cert: the certificate's CN ${JSON.stringify(cn)} is not an Athenz principal (domain.name)`,
+    );
   }
   return cn.toLowerCase();
 }

@@ -66,8 +66,17 @@ export class LeaderElector {
     try {
       const lease = await this.#api.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace });
       if (lease.spec?.holderIdentity !== this.#o.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() };
-      await this.#api.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease });
+      lease.spec = {
+        ...lease.spec,
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        renewTime: new k8s.V1MicroTime(),
+      };
+      await this.#api.replaceNamespacedLease({
+        name: this.#o.name,
+        namespace: this.#o.namespace,
+        body: lease,
+      });
       this.#o.log.info('released leader lease', { lease: this.#o.name });
     } catch (err) {
       this.#o.log.warn('could not release leader lease', { error: String(err) });
@@ -90,7 +99,13 @@ export class LeaderElector {
           namespace,
           body: {
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         });
         return true;

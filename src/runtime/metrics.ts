@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics, named as controller-runtime names them where one exists, so existing
@@ -31,8 +31,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
-    queueDepth: new Gauge({ name: 'workqueue_depth', help: 'Keys waiting.', labelNames: ['name'], registers: [registry] }),
-    queueAdds: new Counter({ name: 'workqueue_adds_total', help: 'Keys added.', labelNames: ['name'], registers: [registry] }),
+    queueDepth: new Gauge({
+      name: 'workqueue_depth',
+      help: 'Keys waiting.',
+      labelNames: ['name'],
+      registers: [registry],
+    }),
+    queueAdds: new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Keys added.',
+      labelNames: ['name'],
+      registers: [registry],
+    }),
     queueRetries: new Counter({
       name: 'workqueue_retries_total',
       help: 'Keys re-added after a failure.',

@@ -146,11 +146,12 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
           return await once(call);
         } catch (err) {
           const zmsError = err instanceof ZmsError ? err : fromNetworkError(call.endpoint, err);
-          const safeToRepeat =
-            call.method !== 'POST' || zmsError.status === 429 || zmsError.status === 503;
+          const safeToRepeat = call.method !== 'POST' || zmsError.status === 429 || zmsError.status === 503;
           if (!zmsError.retryable || !safeToRepeat || attempt >= maxAttempts) throw zmsError;
           const backoff = Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-          await new Promise((r) => setTimeout(r, Math.min(maxMs * 6, Math.max(backoff, zmsError.retryAfterMs ?? 0))));
+          await new Promise((r) =>
+            setTimeout(r, Math.min(maxMs * 6, Math.max(backoff, zmsError.retryAfterMs ?? 0))),
+          );
         }
       }
     });
@@ -158,7 +159,13 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
 
   return {
     async getDomain(domain) {
-      const r = await send({ method: 'GET', endpoint: 'GET /domain/{d}', path: `/domain/${enc(domain)}`, schema: domainSchema, accept: [404] });
+      const r = await send({
+        method: 'GET',
+        endpoint: 'GET /domain/{d}',
+        path: `/domain/${enc(domain)}`,
+        schema: domainSchema,
+        accept: [404],
+      });
       return r.status === 404 ? undefined : r.value;
     },
     async createSubdomain(parent, name, detail) {
@@ -167,13 +174,25 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
         parent,
         adminUsers: detail.adminUsers,
         ...(detail.description ? { description: detail.description } : {}),
-        ...(detail.tags ? { tags: Object.fromEntries(Object.entries(detail.tags).map(([k, list]) => [k, { list }])) } : {}),
+        ...(detail.tags
+          ? { tags: Object.fromEntries(Object.entries(detail.tags).map(([k, list]) => [k, { list }])) }
+          : {}),
       };
-      const r = await send({ method: 'POST', endpoint: 'POST /subdomain/{parent}', path: `/subdomain/${enc(parent)}`, body, schema: domainSchema });
+      const r = await send({
+        method: 'POST',
+        endpoint: 'POST /subdomain/{parent}',
+        path: `/subdomain/${enc(parent)}`,
+        body,
+        schema: domainSchema,
+      });
       return r.value!;
     },
     async deleteSubdomain(parent, name) {
-      await send({ method: 'DELETE', endpoint: 'DELETE /subdomain/{parent}/{name}', path: `/subdomain/${enc(parent)}/${enc(name)}` });
+      await send({
+        method: 'DELETE',
+        endpoint: 'DELETE /subdomain/{parent}/{name}',
+        path: `/subdomain/${enc(parent)}/${enc(name)}`,
+      });
     },
     async getRoles(domain) {
       const r = await send({
@@ -196,7 +215,12 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
     },
     async putRole(domain, role, members) {
       const body = { name: role, roleMembers: members.map((memberName) => ({ memberName })) };
-      await send({ method: 'PUT', endpoint: 'PUT /domain/{d}/role/{r}', path: `/domain/${enc(domain)}/role/${enc(role)}`, body });
+      await send({
+        method: 'PUT',
+        endpoint: 'PUT /domain/{d}/role/{r}',
+        path: `/domain/${enc(domain)}/role/${enc(role)}`,
+        body,
+      });
     },
     async getGroup(domain, group) {
       const r = await send({
@@ -219,7 +243,13 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
       });
       const nextTag = headerValue(r.headers.etag) ?? etag ?? '';
       if (r.status === 304) return { etag: nextTag };
-      return { etag: nextTag, domains: r.value!.domains.map((d) => ({ name: d.domain.name, modified: d.domain.modified ?? undefined })) };
+      return {
+        etag: nextTag,
+        domains: r.value!.domains.map((d) => ({
+          name: d.domain.name,
+          modified: d.domain.modified ?? undefined,
+        })),
+      };
     },
     close: () => agent.close(),
   };
@@ -230,12 +260,20 @@ function parseBody<T>(call: Call<T>, text: string): T {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new ZmsError('InvalidResponse', call.endpoint, `response is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
+    throw new ZmsError(
+      'InvalidResponse',
+      call.endpoint,
+      `response is not JSON: ${JSON.stringify(text.slice(0, 120))}`,
+    );
   }
   const parsed = call.schema!.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ZmsError('InvalidResponse', call.endpoint, `response does not match the schema at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+    throw new ZmsError(
+      'InvalidResponse',
+      call.endpoint,
+      `response does not match the schema at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
   }
   return parsed.data;
 }

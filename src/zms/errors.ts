@@ -37,7 +37,12 @@ export class ZmsError extends Error {
   }
 
   get retryable(): boolean {
-    return this.kind === 'RateLimited' || this.kind === 'Unavailable' || this.kind === 'InvalidResponse' || this.kind === 'Tls';
+    return (
+      this.kind === 'RateLimited' ||
+      this.kind === 'Unavailable' ||
+      this.kind === 'InvalidResponse' ||
+      this.kind === 'Tls'
+    );
   }
 }
 
@@ -55,7 +60,8 @@ const TLS_CODES = /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR
 /** Classifies a thrown network-level error (undici/Node) into a ZmsError. */
 export function fromNetworkError(endpoint: string, err: unknown): ZmsError {
   const code = findCode(err);
-  if (code && TLS_CODES.test(code)) return new ZmsError('Tls', endpoint, `TLS failure: ${code}`, { cause: err });
+  if (code && TLS_CODES.test(code))
+    return new ZmsError('Tls', endpoint, `TLS failure: ${code}`, { cause: err });
   const detail = code ?? (err instanceof Error ? err.message : String(err));
   return new ZmsError('Unavailable', endpoint, `request failed: ${detail}`, { cause: err });
 }

@@ -82,7 +82,12 @@ export class Cluster {
   }
 
   deleteMapping(name: string) {
-    return this.custom.deleteClusterCustomObject({ group: 'rbac.athenz.io', version: 'v1alpha1', plural: 'athenzrolemappings', name });
+    return this.custom.deleteClusterCustomObject({
+      group: 'rbac.athenz.io',
+      version: 'v1alpha1',
+      plural: 'athenzrolemappings',
+      name,
+    });
   }
 
   async getRoleBinding(namespace: string, name: string): Promise<k8s.V1RoleBinding | undefined> {
@@ -101,7 +106,12 @@ export class Cluster {
   }
 
   /** Waits until the RoleBinding's subjects are exactly `expected` (sorted). */
-  async waitForSubjects(namespace: string, name: string, expected: string[], timeoutMs = 10_000): Promise<void> {
+  async waitForSubjects(
+    namespace: string,
+    name: string,
+    expected: string[],
+    timeoutMs = 10_000,
+  ): Promise<void> {
     let seen: string[] | undefined;
     await waitFor(
       `RoleBinding ${namespace}/${name} to have subjects [${expected.join(', ')}]`,
@@ -140,6 +150,12 @@ export interface MappingResource {
     namespaces?: { selected: number; synced: number; failed: number };
     failures?: Array<{ namespace: string; reason: string; message: string }>;
     plannedChanges?: Array<{ action: string; namespace: string; target: string; subject?: string }>;
-    conditions?: Array<{ type: string; status: string; reason: string; message: string; observedGeneration: number }>;
+    conditions?: Array<{
+      type: string;
+      status: string;
+      reason: string;
+      message: string;
+      observedGeneration: number;
+    }>;
   };
 }

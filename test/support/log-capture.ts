@@ -2,7 +2,10 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 
 /** A winston logger that keeps every entry in memory, for tests that assert on the audit trail. */
-export function captureLogger(level = 'debug'): { log: winston.Logger; entries: Array<Record<string, unknown>> } {
+export function captureLogger(level = 'debug'): {
+  log: winston.Logger;
+  entries: Array<Record<string, unknown>>;
+} {
   const entries: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {

@@ -1,4 +1,3 @@
-import type * as k8s from '@kubernetes/client-node';
 import { Operator, type OperatorConfig } from '../../src/controller/operator.ts';
 import { createMetrics, type Metrics } from '../../src/runtime/metrics.ts';
 import { createZmsClient, type ZmsClient, type ZmsClientOptions } from '../../src/zms/client.ts';
@@ -24,7 +23,10 @@ export interface Harness {
   cluster: Cluster;
   admin: ZmsAdmin;
   operatorCert: ClientCertificate;
-  startOperator(overrides?: Partial<OperatorConfig>, client?: Partial<ZmsClientOptions>): Promise<RunningOperator>;
+  startOperator(
+    overrides?: Partial<OperatorConfig>,
+    client?: Partial<ZmsClientOptions>,
+  ): Promise<RunningOperator>;
   stop(): Promise<void>;
 }
 
@@ -50,7 +52,10 @@ export const DEFAULT_OPERATOR_CONFIG: OperatorConfig = {
 };
 
 export async function startHarness(): Promise<Harness> {
-  const [plane, zms] = await Promise.all([startControlPlane(), startZmsServer({ adminPrincipals: [ATHENZ_ADMIN] })]);
+  const [plane, zms] = await Promise.all([
+    startControlPlane(),
+    startZmsServer({ adminPrincipals: [ATHENZ_ADMIN] }),
+  ]);
   const running: RunningOperator[] = [];
   try {
     await installCrd(plane.kubeConfig);
@@ -63,7 +68,10 @@ export async function startHarness(): Promise<Harness> {
     await admin.ensureDomain('athenz', [ATHENZ_ADMIN]);
     await admin.ensureDomain('athenz.k8s', [ATHENZ_ADMIN]);
 
-    const startOperator = async (overrides: Partial<OperatorConfig> = {}, client: Partial<ZmsClientOptions> = {}) => {
+    const startOperator = async (
+      overrides: Partial<OperatorConfig> = {},
+      client: Partial<ZmsClientOptions> = {},
+    ) => {
       const { log, entries } = captureLogger();
       const metrics = createMetrics({ defaultMetrics: false });
       const zmsClient = createZmsClient({
@@ -71,10 +79,17 @@ export async function startHarness(): Promise<Harness> {
         tls: { certFile: operatorCert.certPath, keyFile: operatorCert.keyPath, caFile: zms.pki.caPath },
         timeoutMs: 2_000,
         backoff: { baseMs: 20, maxMs: 200 },
-        observe: ({ endpoint, method, status }) => metrics.zmsRequests.inc({ endpoint, method, code: String(status) }),
+        observe: ({ endpoint, method, status }) =>
+          metrics.zmsRequests.inc({ endpoint, method, code: String(status) }),
         ...client,
       });
-      const operator = new Operator(plane.kubeConfig, zmsClient, { ...DEFAULT_OPERATOR_CONFIG, ...overrides }, log, metrics);
+      const operator = new Operator(
+        plane.kubeConfig,
+        zmsClient,
+        { ...DEFAULT_OPERATOR_CONFIG, ...overrides },
+        log,
+        metrics,
+      );
       await operator.startCaches();
       operator.startWorkers();
       let stopped = false;

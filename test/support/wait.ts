@@ -13,7 +13,11 @@ export async function waitFor<T>(
     timeoutMs = 10_000,
     intervalMs = 50,
     observed,
-  }: { timeoutMs?: number; intervalMs?: number; /** What was seen instead, for the timeout message. */ observed?: () => unknown } = {},
+  }: {
+    timeoutMs?: number;
+    intervalMs?: number /** What was seen instead, for the timeout message. */;
+    observed?: () => unknown;
+  } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -41,7 +41,12 @@ export class ZmsAdmin {
     }
   }
 
-  putRole(domain: string, role: string, members: Array<string | { memberName: string; expiration?: string }>, extra = {}) {
+  putRole(
+    domain: string,
+    role: string,
+    members: Array<string | { memberName: string; expiration?: string }>,
+    extra = {},
+  ) {
     const roleMembers = members.map((m) => (typeof m === 'string' ? { memberName: m } : m));
     return this.call('PUT', `/domain/${domain}/role/${role}`, { name: role, roleMembers, ...extra });
   }

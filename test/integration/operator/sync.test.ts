@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ATHENZ_ADMIN, type Harness, OPERATOR_PRINCIPAL, type RunningOperator, startHarness } from '../../support/operator-harness.ts';
+import {
+  ATHENZ_ADMIN,
+  type Harness,
+  OPERATOR_PRINCIPAL,
+  type RunningOperator,
+  startHarness,
+} from '../../support/operator-harness.ts';
 
 let h: Harness;
 let op: RunningOperator;
@@ -54,8 +60,18 @@ describe('syncing Athenz roles into namespaces', () => {
     const audit = op.logs.filter((e) => e.message === 'access changed' && e.namespace === 'team-a');
     expect(audit).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ action: 'add', principal: 'user.alice', reason: 'MemberAdded', athenzRole: 'viewers' }),
-        expect.objectContaining({ action: 'remove', principal: 'user.alice', reason: 'MemberRemoved', athenzRole: 'viewers' }),
+        expect.objectContaining({
+          action: 'add',
+          principal: 'user.alice',
+          reason: 'MemberAdded',
+          athenzRole: 'viewers',
+        }),
+        expect.objectContaining({
+          action: 'remove',
+          principal: 'user.alice',
+          reason: 'MemberRemoved',
+          athenzRole: 'viewers',
+        }),
       ]),
     );
   });

@@ -151,7 +151,7 @@ describe('isUpToDate', () => {
 });
 
 describe('subjectNames', () => {
-  it('lists the User subjects in order and nothing else', () => {
+  it('names User subjects plainly and other kinds with their kind, so removing them is audited', () => {
     const binding = existing(
       desired(),
       withSubjectList([
@@ -161,6 +161,11 @@ describe('subjectNames', () => {
         { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'user.alice' },
       ]),
     );
-    expect(subjectNames(binding)).toEqual(['user.bob', 'user.alice']);
+    expect(subjectNames(binding)).toEqual([
+      'user.bob',
+      'Group:system:authenticated',
+      'ServiceAccount:team-a/default',
+      'user.alice',
+    ]);
   });
 });

@@ -346,3 +346,15 @@ describe('diffRoleBindings', () => {
     expect(asked).toEqual([old, old]);
   });
 });
+
+describe('diffRoleBindings tells a repair from a new member', () => {
+  it('calls an add a new member even while it repairs a hand edit of the same binding', () => {
+    const want = desired({ subjects: ['user.alice', 'user.bob'] });
+    const have = existing(want, withSubjects('user.alice', 'user.mallory'));
+    const diff = diffRoleBindings([want], [have], diffContext({ lastApplied: { [ADMINS]: ['user.alice'] } }));
+    expect(diff.changes.map((c) => [c.action, c.subject, c.reason])).toEqual([
+      ['add', 'user.bob', 'MemberAdded'],
+      ['remove', 'user.mallory', 'DriftRepaired'],
+    ]);
+  });
+});

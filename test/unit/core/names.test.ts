@@ -128,3 +128,9 @@ describe('roleBindingName', () => {
     expect(name).toMatch(VALID_OBJECT_NAME);
   });
 });
+
+describe('roleBindingName never collides with a hashed name', () => {
+  it('hashes a plain pair whose name ends like a hash suffix', () => {
+    expect(roleBindingName('a', 'B')).not.toBe(roleBindingName('a', 'b-b8f5ef6e'));
+  });
+});

@@ -112,3 +112,13 @@ describe('resolveConflicts', () => {
     expect(lost('team-', 'ax')).toBe(false);
   });
 });
+
+describe('resolveConflicts names the manager', () => {
+  it('attributes a pair shared by several older mappings to the oldest, whatever their order', () => {
+    const c = claim('c', t2);
+    const b = claim('b', t1);
+    const a = claim('a', t0);
+    expect(resolveConflicts(c, [b, a]).conflicts.map((x) => x.owner)).toEqual(['a']);
+    expect(resolveConflicts(c, [a, b]).conflicts.map((x) => x.owner)).toEqual(['a']);
+  });
+});

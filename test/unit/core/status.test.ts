@@ -81,7 +81,7 @@ describe('computeStatus conditions', () => {
       {
         Ready: 'False NamespacesFailed',
         AthenzReachable: 'False ZmsUnavailable',
-        Degraded: 'False AllNamespacesSynced',
+        Degraded: 'False NamespacesFailed',
         Conflict: 'False NoConflict',
         InvalidSpec: 'False SpecValid',
       },
@@ -457,5 +457,16 @@ describe('computeStatus is stable', () => {
       Conflict: '2026-06-01T12:00:00Z',
       InvalidSpec: '2026-06-01T12:00:00Z',
     });
+  });
+});
+
+describe('computeStatus with an invalid spec', () => {
+  it('keeps the namespace counts of the last valid spec, selected and synced alike', () => {
+    const previous = computeStatus(input({ selected: 3 }));
+    const status = computeStatus(
+      input({ previous, selected: 0, invalidSpec: { reason: 'SpecInvalid', message: 'bad' } }),
+    );
+    expect(status.namespaces).toEqual({ selected: 3, synced: 3, failed: 0 });
+    expect(status.namespacesSynced).toBe('3/3');
   });
 });
