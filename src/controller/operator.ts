@@ -83,7 +83,6 @@ export class Operator {
     const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
     this.#kube = createKubeWriter(kubeConfig, {
       fieldManager: config.fieldManager,
-      eventsNamespace: config.operatorNamespace,
       instance: config.instance,
     });
 

@@ -29,9 +29,12 @@ export interface MappingEvent {
   note: string;
 }
 
+/** The API server accepts Events about cluster-scoped objects (like a mapping) only in `default`. */
+export const EVENTS_NAMESPACE = 'default';
+
 export function createKubeWriter(
   kubeConfig: k8s.KubeConfig,
-  options: { fieldManager: string; eventsNamespace: string; instance: string },
+  options: { fieldManager: string; instance: string },
 ): KubeWriter {
   const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
@@ -85,11 +88,12 @@ export function createKubeWriter(
       );
     },
     async recordEvent(event) {
-      const now = new Date();
+      // events.k8s.io wants a MicroTime (six fractional digits); a plain Date is refused.
+      const now = new k8s.V1MicroTime();
       await events.createNamespacedEvent({
-        namespace: options.eventsNamespace,
+        namespace: EVENTS_NAMESPACE,
         body: {
-          metadata: { generateName: `${event.mapping.name}.` },
+          metadata: { generateName: `${event.mapping.name}-` },
           eventTime: now,
           reportingController: `${GROUP}/athenz-rbac-operator`,
           reportingInstance: options.instance,

@@ -33,7 +33,7 @@ const FLAGS = {
   namespace: {
     env: 'POD_NAMESPACE',
     default: 'default',
-    help: "the operator's own namespace (Events, Lease)",
+    help: "the operator's own namespace (never synced; holds the Lease)",
   },
   workers: { env: 'WORKERS', default: '2', help: 'mappings reconciled at once' },
   'namespace-concurrency': {
