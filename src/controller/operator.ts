@@ -284,8 +284,9 @@ export class Operator {
     const obj = this.#mappings.get(mappingName);
     if (!obj) return {};
     const mapping = toMapping(obj);
-    if (!mapping.spec || mapping.spec.domain.onNamespaceDelete !== 'Delete') return {};
-    const name = subdomainFor(mapping.spec.parentDomain, namespace);
+    const spec = mapping.spec;
+    if (spec?.domain.onNamespaceDelete !== 'Delete') return {};
+    const name = subdomainFor(spec.parentDomain, namespace);
     if ('error' in name) return {};
     const domain = await this.#zms.getDomain(name.domain);
     if (!domain) return {};
@@ -298,7 +299,7 @@ export class Operator {
       });
       return {};
     }
-    await this.#zms.deleteSubdomain(mapping.spec.parentDomain, namespace);
+    await this.#zms.deleteSubdomain(spec.parentDomain, namespace);
     this.#log.info('deleted Athenz domain of deleted namespace', {
       mapping: mapping.name,
       namespace,
