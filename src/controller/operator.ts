@@ -45,6 +45,15 @@ export interface OperatorConfig {
 
 const DOMAIN_DELETE_PREFIX = 'delete-domain/';
 
+/** The mapping a managed RoleBinding belongs to: by label or, when someone removed the label,
+ * by owner reference. */
+function mappingOf(rb: k8s.V1RoleBinding): string | undefined {
+  return (
+    rb.metadata?.labels?.[MAPPING_LABEL] ??
+    rb.metadata?.ownerReferences?.find((o) => o.kind === 'AthenzRoleMapping')?.name
+  );
+}
+
 export class Operator {
   readonly queue: WorkQueue;
   readonly poller: ChangePoller;
@@ -110,7 +119,7 @@ export class Operator {
       {
         // A changed or deleted managed binding is repaired by reconciling its mapping.
         onChange: (rb) => {
-          const mapping = rb.metadata?.labels?.[MAPPING_LABEL];
+          const mapping = mappingOf(rb);
           if (mapping) this.queue.add(mapping);
         },
       },
@@ -148,7 +157,7 @@ export class Operator {
         bindingsOf: (name) =>
           this.#bindings
             .list()
-            .filter((rb) => rb.metadata?.labels?.[MAPPING_LABEL] === name)
+            .filter((rb) => mappingOf(rb) === name)
             .map(toExistingRoleBinding),
       },
       config: {
