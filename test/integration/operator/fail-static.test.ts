@@ -10,7 +10,7 @@ import { waitFor } from '../../support/wait.ts';
 import type { FaultRule } from '../../support/zms-server/faults.ts';
 
 let h: Harness;
-let op: RunningOperator;
+
 const PARENT = 'eks.static';
 const NS = 'steady';
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   await h.admin.ensureDomain(`${PARENT}.${NS}`, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
   await h.admin.putRole(`${PARENT}.${NS}`, 'viewers', ['user.alice', 'user.bob']);
   // A short full-resync period makes the operator re-read ZMS (not its cache) during the outages.
-  op = await h.startOperator({ resyncPeriodMs: 2_000 }, { timeoutMs: 500, maxAttempts: 2 });
+  await h.startOperator({ resyncPeriodMs: 2_000 }, { timeoutMs: 500, maxAttempts: 2 });
   await h.cluster.createMapping('static', {
     parentDomain: PARENT,
     namespaceSelector: { matchLabels: { 'test/mapping': 'static' } },

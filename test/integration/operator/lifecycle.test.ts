@@ -184,7 +184,7 @@ describe('a quiet cluster', () => {
       const mapping = await h.cluster.getMapping('idle');
       return JSON.stringify([
         bindings.items.map((b) => b.metadata?.resourceVersion),
-        (mapping?.metadata as { resourceVersion?: string }).resourceVersion,
+        (mapping?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion,
       ]);
     };
     // Let the changes the setup made settle: one poll that answers 304 marks the start.

@@ -9,7 +9,7 @@ import {
 import { waitFor } from '../../support/wait.ts';
 
 let h: Harness;
-let op: RunningOperator;
+
 const PARENT = 'eks.spec';
 const viewers = [{ athenzRole: 'viewers', clusterRole: 'view' }];
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
   h = await startHarness();
   await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
   await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
-  op = await h.startOperator();
+  await h.startOperator();
 }, 60_000);
 afterAll(async () => h?.stop());
 
