@@ -3,7 +3,6 @@ import {
   ATHENZ_ADMIN,
   type Harness,
   OPERATOR_PRINCIPAL,
-  type RunningOperator,
   startHarness,
 } from '../../support/operator-harness.ts';
 import { waitFor } from '../../support/wait.ts';
