@@ -82,6 +82,7 @@ interface Reply<T> {
 }
 
 const enc = encodeURIComponent;
+const MAX_INLINE_RETRY_AFTER_MS = 5_000;
 
 export function createZmsClient(options: ZmsClientOptions): ZmsClient {
   if (!options.url.startsWith('https://')) throw new Error(`ZMS URL must be https: ${options.url}`);
@@ -137,7 +138,8 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
     }
   }
 
-  /** Retries what may succeed later. A POST is retried only when ZMS said it did not act on it
+  /** Retries what may succeed later, with exponential backoff and full jitter, waiting at least
+   * what `Retry-After` asks (up to 5 s). A POST is retried only when ZMS said it did not act on it
    * (429, 503): after a lost connection it may have, and a retry would report a false conflict. */
   async function send<T>(call: Call<T>): Promise<Reply<T>> {
     return limit(async () => {
@@ -148,10 +150,11 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
           const zmsError = err instanceof ZmsError ? err : fromNetworkError(call.endpoint, err);
           const safeToRepeat = call.method !== 'POST' || zmsError.status === 429 || zmsError.status === 503;
           if (!zmsError.retryable || !safeToRepeat || attempt >= maxAttempts) throw zmsError;
+          // A long Retry-After is not waited out here, holding a worker: the caller's queue
+          // retries the whole reconcile later instead.
+          if ((zmsError.retryAfterMs ?? 0) > MAX_INLINE_RETRY_AFTER_MS) throw zmsError;
           const backoff = Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-          await new Promise((r) =>
-            setTimeout(r, Math.min(maxMs * 6, Math.max(backoff, zmsError.retryAfterMs ?? 0))),
-          );
+          await new Promise((r) => setTimeout(r, Math.max(backoff, zmsError.retryAfterMs ?? 0)));
         }
       }
     });
