@@ -194,7 +194,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
     const issue = parsed.error.issues[0]!;
     const flag = String(issue.path[0]);
     const message = issue.message.startsWith('--') ? issue.message : `--${flag}: ${issue.message}`;
-    throw new ConfigError(`${message} (got ${JSON.stringify(raw[flag])})`);
+    const value = JSON.stringify(raw[flag]);
+    throw new ConfigError(message.includes(value) ? message : `${message} (got ${value})`);
   }
   const config = parsed.data;
   for (const flag of ['zms-cert', 'zms-key', 'zms-ca'] as const) {
