@@ -91,6 +91,7 @@ export class ChangePoller {
   async #poll(): Promise<void> {
     const { zms, cache, metrics, log } = this.#o;
     try {
+      const firstPoll = this.#etag === undefined;
       const result = await zms.getModifiedDomains(this.#etag);
       const recovered = this.#failure !== undefined;
       this.#failure = undefined;
@@ -109,7 +110,8 @@ export class ChangePoller {
       const modified = new Map<string, Date>();
       for (const d of result.domains) {
         for (const s of cache.invalidate(d.name)) stale.add(s);
-        if (d.modified) modified.set(d.name, d.modified);
+        // The first answer lists every domain with its old modified time: not a change to time.
+        if (d.modified && !firstPoll) modified.set(d.name, d.modified);
       }
       log.debug('Athenz domains changed', { count: result.domains.length });
       this.#o.onDomainsChanged(stale, modified);

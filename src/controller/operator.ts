@@ -15,6 +15,7 @@ import {
   toNamespaceInfo,
   VERSION,
 } from '../kube/mapping-resource.ts';
+import { newReconcileId, withLogContext } from '../runtime/log-context.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { ZmsClient } from '../zms/client.ts';
 import { AthenzCache } from './athenz-cache.ts';
@@ -135,7 +136,10 @@ export class Operator {
       metrics,
       intervalMs: () => this.#pollInterval(),
       resyncPeriodMs: config.resyncPeriodMs,
-      onDomainsChanged: (domains) => this.#onDomainsChanged(domains),
+      onDomainsChanged: (domains, modified) => {
+        for (const [domain, at] of modified) this.reconciler.noteAthenzChange(domain, at);
+        this.#onDomainsChanged(domains);
+      },
       onResync: () => this.#enqueueAllMappings(),
     });
     const excluded = new Set([
@@ -201,7 +205,9 @@ export class Operator {
         try {
           const result = key.startsWith(DOMAIN_DELETE_PREFIX)
             ? await this.#deleteDomain(key.slice(DOMAIN_DELETE_PREFIX.length))
-            : await this.reconciler.reconcile(key);
+            : await withLogContext({ mapping: key, reconcileID: newReconcileId() }, () =>
+                this.reconciler.reconcile(key),
+              );
           this.#metrics.reconcileTotal.inc({
             controller: this.#metrics.controller,
             result: result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',

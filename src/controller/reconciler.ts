@@ -68,6 +68,8 @@ export class ReconcileError extends Error {}
 export class MappingReconciler {
   readonly #deps: ReconcilerDeps;
   readonly #lastApplied = new Map<string, string[]>();
+  /** When each changed Athenz domain last moved, until a binding change from it is applied. */
+  readonly #pendingChanges = new Map<string, Date>();
   readonly #reporter: AccessReporter;
 
   constructor(deps: ReconcilerDeps) {
@@ -222,6 +224,13 @@ export class MappingReconciler {
         );
     }
     const done: SubjectChange[] = diff.changes.filter((c) => applied.has(`${c.namespace}/${c.roleBinding}`));
+    const now = this.#deps.clock().getTime();
+    for (const domain of new Set(done.map((c) => c.athenzDomain))) {
+      const changedAt = domain ? this.#pendingChanges.get(domain) : undefined;
+      if (!domain || !changedAt) continue;
+      this.#deps.metrics.propagationDelay.observe(Math.max(0, now - changedAt.getTime()) / 1000);
+      this.#pendingChanges.delete(domain);
+    }
     this.#reporter.accessChanged(
       mapping,
       done,
@@ -290,6 +299,12 @@ export class MappingReconciler {
       metrics.namespaces.set({ mapping: name, state }, status.namespaces[state]);
     }
     if (status.lastSyncTime) metrics.lastSync.set({ mapping: name }, Date.parse(status.lastSyncTime) / 1000);
+  }
+
+  /** Remembers when an Athenz domain changed, to measure how long the change takes to apply. */
+  noteAthenzChange(domain: string, modified: Date): void {
+    if (this.#pendingChanges.size > 10_000) this.#pendingChanges.clear();
+    this.#pendingChanges.set(domain, modified);
   }
 
   /** Forgets what it knew of a deleted mapping (its metrics series). */

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { logContext } from './log-context.ts';
 
 /** JSON lines on stdout, one object per line, with an ISO timestamp. */
 export function createLogger(level = 'info'): winston.Logger {

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { logContext } from '../../src/runtime/log-context.ts';
 
 /** A winston logger that keeps every entry in memory, for tests that assert on the audit trail. */
 export function captureLogger(level = 'debug'): {
@@ -15,7 +16,7 @@ export function captureLogger(level = 'debug'): {
   });
   const log = winston.createLogger({
     level,
-    format: winston.format.json(),
+    format: winston.format.combine(logContext(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream })],
   });
   return { log, entries };

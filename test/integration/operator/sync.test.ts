@@ -58,6 +58,11 @@ describe('syncing Athenz roles into namespaces', () => {
     expect(mapping.status?.conditions?.find((c) => c.type === 'AthenzReachable')?.status).toBe('True');
 
     const audit = op.logs.filter((e) => e.message === 'access changed' && e.namespace === 'team-a');
+    expect(audit.every((e) => e.mapping === 'sync-basic' && typeof e.reconcileID === 'string')).toBe(true);
+    const delay = (await op.metrics.propagationDelay.get()).values.find((v) =>
+      v.metricName?.endsWith('_count'),
+    );
+    expect(delay?.value).toBeGreaterThanOrEqual(2);
     expect(audit).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
