@@ -59,6 +59,8 @@ export async function syncNamespace(
   const athenzChanges: PlannedChange[] = [];
   try {
     let snapshot = await cache.domain(domain);
+    /** In a dry run the domain may only be planned: then its roles are planned too, not read. */
+    let domainPlanned = false;
     if (!snapshot.exists) {
       if (!spec.domain.create) {
         return fail(
@@ -70,6 +72,7 @@ export async function syncNamespace(
       athenzChanges.push({ action: 'CreateDomain', namespace, target: domain });
       if (spec.dryRun) {
         snapshot = { exists: true, roles: new Map() };
+        domainPlanned = true;
       } else {
         await createSubdomain(zms, spec, namespace, input);
         cache.invalidate(domain);
@@ -93,8 +96,7 @@ export async function syncNamespace(
       if (!role) {
         // Absent from the role list: confirm with a direct read before creating, because a PUT
         // of an existing role would replace (and so wipe) its members.
-        role =
-          spec.dryRun && snapshot.roles.size === 0 ? undefined : await zms.getRole(domain, mapped.athenzRole);
+        role = domainPlanned ? undefined : await zms.getRole(domain, mapped.athenzRole);
         if (!role) {
           athenzChanges.push({
             action: 'CreateRole',

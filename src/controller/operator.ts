@@ -219,6 +219,8 @@ export class Operator {
         }
       },
       (key, err) => {
+        // Readiness means "tried everything once": an outage of ZMS must not hold a rollout.
+        this.#firstPassPending.delete(key);
         this.#metrics.reconcileTotal.inc({ controller: this.#metrics.controller, result: 'error' });
         this.#metrics.reconcileErrors.inc({ controller: this.#metrics.controller });
         this.#log.warn('reconcile failed; will retry', {

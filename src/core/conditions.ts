@@ -31,7 +31,6 @@ export const Reason = {
   Synced: 'Synced',
   DryRun: 'DryRun',
   Suspended: 'Suspended',
-  Progressing: 'Progressing',
   NamespacesFailed: 'NamespacesFailed',
   NoNamespacesSelected: 'NoNamespacesSelected',
   Reachable: 'Reachable',
