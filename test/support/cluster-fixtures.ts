@@ -24,6 +24,14 @@ export interface MappingBody {
   [field: string]: unknown;
 }
 
+/** A namespace selector matching the label `test/mapping=<value>`, one per test scenario. */
+export function selecting(value: string) {
+  return { namespaceSelector: { matchLabels: { 'test/mapping': value } } };
+}
+
+/** The most common role list in the tests: Athenz role `viewers` bound to `view`. */
+export const VIEWERS = [{ athenzRole: 'viewers', clusterRole: 'view' }];
+
 export function mappingObject(name: string, spec: MappingBody) {
   return { apiVersion: 'rbac.athenz.io/v1alpha1', kind: 'AthenzRoleMapping', metadata: { name }, spec };
 }

@@ -23,6 +23,8 @@ export interface Harness {
   cluster: Cluster;
   admin: ZmsAdmin;
   operatorCert: ClientCertificate;
+  /** Creates `parent` (and its ancestors) with the Athenz admin and the operator as admins. */
+  ensureParentDomain(parent: string): Promise<void>;
   startOperator(
     overrides?: Partial<OperatorConfig>,
     client?: Partial<ZmsClientOptions>,
@@ -115,6 +117,12 @@ export async function startHarness(): Promise<Harness> {
       cluster,
       admin,
       operatorCert,
+      ensureParentDomain: async (parent) => {
+        const labels = parent.split('.');
+        for (let i = 1; i < labels.length; i++)
+          await admin.ensureDomain(labels.slice(0, i).join('.'), [ATHENZ_ADMIN]);
+        await admin.ensureDomain(parent, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+      },
       startOperator,
       stop: async () => {
         for (const r of running) await r.stop();

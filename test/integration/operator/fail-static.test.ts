@@ -15,8 +15,7 @@ const NS = 'steady';
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   await h.admin.ensureDomain(`${PARENT}.${NS}`, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
   await h.admin.putRole(`${PARENT}.${NS}`, 'viewers', ['user.alice', 'user.bob']);
   // A short full-resync period makes the operator re-read ZMS (not its cache) during the outages.

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { selecting, VIEWERS } from '../../support/cluster-fixtures.ts';
 import {
   ATHENZ_ADMIN,
   type Harness,
@@ -11,13 +12,10 @@ import { waitFor } from '../../support/wait.ts';
 let h: Harness;
 let op: RunningOperator;
 const PARENT = 'eks.life';
-const viewers = [{ athenzRole: 'viewers', clusterRole: 'view' }];
-const selecting = (label: string) => ({ namespaceSelector: { matchLabels: { 'test/mapping': label } } });
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   op = await h.startOperator();
 }, 60_000);
 afterAll(async () => h?.stop());
@@ -42,7 +40,7 @@ describe('which namespaces a mapping manages', () => {
     await h.cluster.createMapping('labels', {
       parentDomain: PARENT,
       ...selecting('labels'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('labelled', { 'test/mapping': 'labels' });
@@ -63,7 +61,7 @@ describe('which namespaces a mapping manages', () => {
     await h.cluster.createMapping('nested', {
       parentDomain: PARENT,
       ...selecting('nested'),
-      roles: viewers,
+      roles: VIEWERS,
       domain: { adminUsers: [ATHENZ_ADMIN] },
       syncInterval: '2s',
     });
@@ -106,7 +104,7 @@ describe('deleting things', () => {
     await h.cluster.createMapping('going', {
       parentDomain: PARENT,
       ...selecting('going'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('going', { 'test/mapping': 'going' });
@@ -122,7 +120,7 @@ describe('deleting things', () => {
     await h.cluster.createMapping('retain', {
       parentDomain: PARENT,
       ...selecting('retain'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('deleted-retain', { 'test/mapping': 'retain' });
@@ -137,7 +135,7 @@ describe('deleting things', () => {
     await h.cluster.createMapping('cleanup', {
       parentDomain: PARENT,
       ...selecting('cleanup'),
-      roles: viewers,
+      roles: VIEWERS,
       domain: { onNamespaceDelete: 'Delete' },
       syncInterval: '2s',
     });
@@ -167,7 +165,7 @@ describe('a quiet cluster', () => {
     await h.cluster.createMapping('idle', {
       parentDomain: PARENT,
       ...selecting('idle'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     for (const ns of ['idle-1', 'idle-2', 'idle-3'])

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { selecting, VIEWERS } from '../../support/cluster-fixtures.ts';
 import {
   ATHENZ_ADMIN,
   type Harness,
@@ -10,50 +11,46 @@ import { waitFor } from '../../support/wait.ts';
 let h: Harness;
 
 const PARENT = 'eks.spec';
-const viewers = [{ athenzRole: 'viewers', clusterRole: 'view' }];
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   await h.startOperator();
 }, 60_000);
 afterAll(async () => h?.stop());
 
-const selecting = (label: string) => ({ namespaceSelector: { matchLabels: { 'test/mapping': label } } });
-
 describe('the CRD refuses a malformed mapping with a message naming the problem', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['no parent domain', { roles: viewers }, /spec\.parentDomain: Required value/],
+    ['no parent domain', { roles: VIEWERS }, /spec\.parentDomain: Required value/],
     [
       'a parent domain with a colon',
-      { parentDomain: 'eks:users', roles: viewers },
+      { parentDomain: 'eks:users', roles: VIEWERS },
       /spec\.parentDomain: Invalid value/,
     ],
     ['no roles', { parentDomain: PARENT, roles: [] }, /spec\.roles: Invalid value.*at least 1/],
     [
       'the same Athenz role twice, in another case',
-      { parentDomain: PARENT, roles: [...viewers, { athenzRole: 'VIEWERS', clusterRole: 'edit' }] },
+      { parentDomain: PARENT, roles: [...VIEWERS, { athenzRole: 'VIEWERS', clusterRole: 'edit' }] },
       /athenzRole must be unique/,
     ],
     [
       'a sync interval under 2s',
-      { parentDomain: PARENT, roles: viewers, syncInterval: '1s' },
+      { parentDomain: PARENT, roles: VIEWERS, syncInterval: '1s' },
       /syncInterval must be a duration from 2s to 1h/,
     ],
     [
       'a sync interval over 1h',
-      { parentDomain: PARENT, roles: viewers, syncInterval: '90m' },
+      { parentDomain: PARENT, roles: VIEWERS, syncInterval: '90m' },
       /syncInterval must be a duration from 2s to 1h/,
     ],
     [
       'a sync interval that is no duration',
-      { parentDomain: PARENT, roles: viewers, syncInterval: 'soon' },
+      { parentDomain: PARENT, roles: VIEWERS, syncInterval: 'soon' },
       /syncInterval must be a duration/,
     ],
     [
       'an unknown services mode',
-      { parentDomain: PARENT, roles: viewers, subjects: { services: 'Group' } },
+      { parentDomain: PARENT, roles: VIEWERS, subjects: { services: 'Group' } },
       /spec\.subjects\.services: Unsupported value/,
     ],
     [
@@ -85,7 +82,7 @@ describe('the CRD refuses a malformed mapping with a message naming the problem'
   it('fills in the documented defaults', async () => {
     await h.cluster.createMapping('defaults', {
       parentDomain: PARENT,
-      roles: viewers,
+      roles: VIEWERS,
       ...selecting('defaults'),
     });
     const m = await h.cluster.getMapping('defaults');
@@ -126,7 +123,7 @@ describe('two mappings claiming the same role in the same namespace', () => {
     await h.cluster.createMapping('first', {
       parentDomain: PARENT,
       ...selecting('shared'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('shared', { 'test/mapping': 'shared' });
@@ -134,7 +131,7 @@ describe('two mappings claiming the same role in the same namespace', () => {
     await h.cluster.createMapping('second', {
       parentDomain: PARENT,
       ...selecting('shared'),
-      roles: [...viewers, { athenzRole: 'editors', clusterRole: 'edit' }],
+      roles: [...VIEWERS, { athenzRole: 'editors', clusterRole: 'edit' }],
       syncInterval: '2s',
     });
     const second = await h.cluster.waitForCondition(
@@ -159,7 +156,7 @@ describe('dry run and suspend', () => {
     await h.cluster.createMapping('rehearsal', {
       parentDomain: PARENT,
       ...selecting('rehearsal'),
-      roles: viewers,
+      roles: VIEWERS,
       dryRun: true,
     });
     await h.cluster.createNamespace('rehearsal', { 'test/mapping': 'rehearsal' });
@@ -181,7 +178,7 @@ describe('dry run and suspend', () => {
     await h.cluster.createMapping('preview', {
       parentDomain: PARENT,
       ...selecting('preview'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('preview', { 'test/mapping': 'preview' });
@@ -208,7 +205,7 @@ describe('dry run and suspend', () => {
     await h.cluster.createMapping('paused', {
       parentDomain: PARENT,
       ...selecting('paused'),
-      roles: viewers,
+      roles: VIEWERS,
       syncInterval: '2s',
     });
     await h.cluster.createNamespace('paused', { 'test/mapping': 'paused' });

@@ -15,8 +15,7 @@ const PARENT = 'eks.subjects';
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   await h.admin.ensureDomain('sports', [ATHENZ_ADMIN]);
   op = await h.startOperator();
 }, 60_000);

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ATHENZ_ADMIN,
   type Harness,
-  OPERATOR_PRINCIPAL,
   type RunningOperator,
   startHarness,
 } from '../../support/operator-harness.ts';
@@ -13,8 +12,7 @@ const PARENT = 'eks.users';
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   op = await h.startOperator();
 }, 60_000);
 afterAll(async () => {

@@ -88,8 +88,7 @@ beforeAll(async () => {
   h = await startHarness();
   workdir = makeWorkdir('leader');
   coordination = h.plane.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
-  await h.admin.ensureDomain('eks', [ATHENZ_ADMIN]);
-  await h.admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+  await h.ensureParentDomain(PARENT);
   await h.admin.ensureDomain(`${PARENT}.ha`, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
   await h.admin.putRole(`${PARENT}.ha`, 'viewers', ['user.first']);
   await h.cluster.createMapping('ha', {
