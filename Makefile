@@ -55,3 +55,30 @@ zms-server: deps ## Start the ZMS test server (ZMS_PORT, ZMS_STATE) in the foreg
 .PHONY: clean
 clean: ## Remove build output (the binary cache outside the repo stays)
 	rm -rf dist coverage .cache
+
+# ---------------------------------------------------------------------------------------------
+# Helm chart and container image (docs/decisions/0004-helm-chart-and-image.md).
+# ---------------------------------------------------------------------------------------------
+
+CHART_DIR := config/helm/athenz-rbac-operator
+APP_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+IMAGE_REPO ?= ghcr.io/athenz-rbac-operator/athenz-rbac-operator
+IMAGE ?= $(IMAGE_REPO):$(APP_VERSION)
+CONTAINER_TOOL ?= docker
+
+.PHONY: chart-crd
+chart-crd: ## Regenerate the chart's CRD template from crds/ (the one source of truth)
+	bash hack/sync-chart-crd.sh
+
+.PHONY: chart-lint
+chart-lint: ## Check the chart's CRD is in sync, then helm lint --strict with each ci/*-values.yaml
+	bash hack/sync-chart-crd.sh --check
+	@for values in $(CHART_DIR)/ci/*-values.yaml; do \
+	  echo "helm lint --strict $(CHART_DIR) -f $$values"; \
+	  $(ASSETS)/helm lint --strict $(CHART_DIR) -f $$values || exit 1; \
+	done
+
+.PHONY: image
+image: ## Build the operator image (IMAGE=repo:tag, CONTAINER_TOOL=docker or podman)
+	$(CONTAINER_TOOL) build -t $(IMAGE) --build-arg VERSION=$(APP_VERSION) \
+	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
