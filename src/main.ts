@@ -104,6 +104,7 @@ const metricsServer =
 
 log.info('starting', {
   identity,
+  namespace: config.namespace,
   zmsUrl: config['zms-url'],
   principal: config.operatorPrincipal,
   allowedClusterRoles: config['allowed-cluster-roles'],

@@ -2,6 +2,7 @@ import type { Logger } from 'winston';
 import type { DesiredRoleBinding } from '../core/bindings.ts';
 import type { SubjectChange } from '../core/diff.ts';
 import type { SkippedMember } from '../core/subjects.ts';
+import { describeError } from '../kube/api-error.ts';
 import type { KubeWriter, MappingEvent } from '../kube/kube-writer.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 
@@ -107,7 +108,7 @@ export class AccessReporter {
       this.#log.warn('could not record event', {
         mapping: event.mapping.name,
         reason: event.reason,
-        error: String(err),
+        error: describeError(err),
       });
     });
   }

@@ -4,6 +4,7 @@ import { CREATED_BY_TAG, MANAGED_SELECTOR, MAPPING_LABEL } from '../core/labels.
 import type { Mapping } from '../core/mapping.ts';
 import { namespaceForDomain, subdomainFor } from '../core/names.ts';
 import { DEFAULT_EXCLUDED_NAMESPACES, selectNamespaces } from '../core/selection.ts';
+import { describeError } from '../kube/api-error.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { createKubeWriter, type KubeWriter } from '../kube/kube-writer.ts';
 import {
@@ -225,7 +226,7 @@ export class Operator {
         this.#metrics.reconcileErrors.inc({ controller: this.#metrics.controller });
         this.#log.warn('reconcile failed; will retry', {
           mapping: key,
-          error: String(err),
+          error: describeError(err),
           failures: this.queue.failures(key) + 1,
         });
       },

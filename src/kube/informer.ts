@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { describeError } from './api-error.ts';
 
 /**
  * A client-node informer that keeps running. client-node stops an informer on any watch error
@@ -42,7 +43,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
         try {
           handlers.onChange(obj, verb);
         } catch (err) {
-          this.#log.error('informer handler failed', { informer: name, verb, error: String(err) });
+          this.#log.error('informer handler failed', { informer: name, verb, error: describeError(err) });
         }
       });
     }
@@ -90,7 +91,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     this.#log.warn('watch failed; restarting', {
       informer: this.name,
       delayMs: delay,
-      error: err instanceof Error ? err.message : String(err),
+      error: describeError(err),
     });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;

@@ -32,8 +32,7 @@ const FLAGS = {
   },
   namespace: {
     env: 'POD_NAMESPACE',
-    default: 'default',
-    help: "the operator's own namespace (never synced; holds the Lease)",
+    help: "the operator's own namespace (never synced; holds the Lease). Default: the Pod's namespace, else athenz-rbac-system",
   },
   workers: { env: 'WORKERS', default: '2', help: 'mappings reconciled at once' },
   'namespace-concurrency': {
@@ -138,7 +137,7 @@ const schema = z.object({
     '--allowed-cluster-roles must name at least one ClusterRole',
   ),
   'excluded-namespaces': list,
-  namespace: z.string().min(1),
+  namespace: z.string().min(1).optional(),
   workers: positiveInt('workers'),
   'namespace-concurrency': positiveInt('namespace-concurrency'),
   'resync-period': duration('resync-period'),
@@ -158,7 +157,22 @@ const schema = z.object({
   'pod-name': z.string().optional(),
 });
 
-export type ProcessConfig = z.output<typeof schema> & { operatorPrincipal: string };
+export type ProcessConfig = Omit<z.output<typeof schema>, 'namespace'> & {
+  namespace: string;
+  operatorPrincipal: string;
+};
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** In a Pod, its namespace (as kubectl does); elsewhere a dedicated name, never `default`,
+ * which would silently exclude the `default` namespace from syncing. */
+function podNamespace(): string {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || 'athenz-rbac-system';
+  } catch {
+    return 'athenz-rbac-system';
+  }
+}
 
 export class ConfigError extends Error {}
 
@@ -208,7 +222,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
     }
   }
   const operatorPrincipal = config['operator-principal'] ?? principalOf(config['zms-cert']);
-  return { ...config, operatorPrincipal };
+  return { ...config, namespace: config.namespace ?? podNamespace(), operatorPrincipal };
 }
 
 /** The Athenz principal of a client certificate: its CN, lowercased, as ZMS reads it. */

@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { describeError } from '../kube/api-error.ts';
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: a standby takes the
@@ -79,7 +80,7 @@ export class LeaderElector {
       });
       this.#o.log.info('released leader lease', { lease: this.#o.name });
     } catch (err) {
-      this.#o.log.warn('could not release leader lease', { error: String(err) });
+      this.#o.log.warn('could not release leader lease', { error: describeError(err) });
     } finally {
       this.#setLeading(false);
     }
@@ -131,7 +132,8 @@ export class LeaderElector {
       return true;
     } catch (err) {
       const code = (err as { code?: number }).code;
-      if (code !== 409) this.#o.log.warn('leader lease update failed', { lease: name, error: String(err) });
+      if (code !== 409)
+        this.#o.log.warn('leader lease update failed', { lease: name, error: describeError(err) });
       return false;
     }
   }

@@ -16,6 +16,16 @@ export async function installCrd(kubeConfig: k8s.KubeConfig): Promise<void> {
     const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
     return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
   });
+  // Established comes a moment before the storage serves lists (429 "storage is initializing").
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  await waitFor('the AthenzRoleMapping storage to serve lists', async () => {
+    await custom.listClusterCustomObject({
+      group: 'rbac.athenz.io',
+      version: 'v1alpha1',
+      plural: 'athenzrolemappings',
+    });
+    return true;
+  });
 }
 
 export interface MappingBody {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
     expect(config['resync-period']).toBe(600_000);
     expect(config['metrics-addr']).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(config['leader-elect']).toBe(false);
+    expect(config.namespace).toBe('athenz-rbac-system');
   });
 
   it('reads environment variables when a flag is absent, and flags win over them', () => {
@@ -89,5 +90,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig([...base(), '--zms-cert', files.noPrincipal], {})).toThrow(
       /CN "nodot" is not an Athenz principal/,
     );
+  });
+});
+
+describe('the operator namespace', () => {
+  it('is never default when unset outside a Pod, so the default namespace keeps syncing', () => {
+    expect(loadConfig(base(), {}).namespace).toBe('athenz-rbac-system');
+    expect(loadConfig(base(), { POD_NAMESPACE: 'ops' }).namespace).toBe('ops');
   });
 });
