@@ -82,3 +82,22 @@ chart-lint: ## Check the chart's CRD is in sync, then helm lint --strict with ea
 image: ## Build the operator image (IMAGE=repo:tag, CONTAINER_TOOL=docker or podman)
 	$(CONTAINER_TOOL) build -t $(IMAGE) --build-arg VERSION=$(APP_VERSION) \
 	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
+
+# ---------------------------------------------------------------------------------------------
+# Local development: the sandbox, running the operator from source, the benchmark.
+# ---------------------------------------------------------------------------------------------
+
+SANDBOX_ARGS ?=
+.PHONY: sandbox
+sandbox: deps ## Control plane + ZMS test server + operator with samples/ applied; prints a guide (Ctrl-C stops)
+	@KUBEBUILDER_ASSETS=$(ASSETS) $(NODE) hack/sandbox.ts $(SANDBOX_ARGS)
+
+RUN_ARGS ?=
+.PHONY: run
+run: deps ## Run the operator from source against the current kubeconfig (ZMS_URL, ZMS_CERT_FILE, ...)
+	@bash hack/run.sh $(RUN_ARGS)
+
+BENCH_ARGS ?=
+.PHONY: bench
+bench: deps ## Benchmark on a local control plane + ZMS server: time to Ready, idle cost, latency, memory
+	@KUBEBUILDER_ASSETS=$(ASSETS) $(NODE) hack/bench.ts $(BENCH_ARGS)
