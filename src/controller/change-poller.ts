@@ -34,6 +34,7 @@ export class ChangePoller {
   #timer: NodeJS.Timeout | undefined;
   #lastResync = Date.now();
   #running = false;
+  #scheduledDelayMs = 0;
   #stopped = true;
   /** Resolves the promise of a poll in flight, so `stop` can wait for it. */
   #inFlight: Promise<void> | undefined;
@@ -57,13 +58,16 @@ export class ChangePoller {
     await this.#inFlight;
   }
 
-  /** Polls now instead of at the next tick (used when a mapping's interval shrinks). */
-  pollSoon(): void {
-    if (!this.#stopped && !this.#running) this.#schedule(0);
+  /** Polls now when the interval has become shorter than the wait already scheduled (a new
+   * mapping, or a shorter syncInterval); otherwise keeps the schedule. */
+  intervalMayHaveChanged(): void {
+    if (this.#stopped || this.#running) return;
+    if (this.#o.intervalMs() < this.#scheduledDelayMs) this.#schedule(0);
   }
 
   #schedule(delayMs: number): void {
     clearTimeout(this.#timer);
+    this.#scheduledDelayMs = delayMs;
     this.#timer = setTimeout(() => {
       this.#inFlight = this.#tick().finally(() => {
         this.#inFlight = undefined;

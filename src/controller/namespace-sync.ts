@@ -59,8 +59,9 @@ export async function syncNamespace(
   const athenzChanges: PlannedChange[] = [];
   try {
     let snapshot = await cache.domain(domain);
-    /** In a dry run the domain may only be planned: then its roles are planned too, not read. */
-    let domainPlanned = false;
+    /** A domain only planned (dry run) or just created by us has no roles yet but `admin`: its
+     * missing roles need no confirming read. */
+    let domainIsNew = false;
     if (!snapshot.exists) {
       if (!spec.domain.create) {
         return fail(
@@ -70,20 +71,22 @@ export async function syncNamespace(
         );
       }
       athenzChanges.push({ action: 'CreateDomain', namespace, target: domain });
-      if (spec.dryRun) {
+      if (spec.dryRun || (await createSubdomain(zms, spec, namespace, input))) {
         snapshot = { exists: true, roles: new Map() };
-        domainPlanned = true;
+        domainIsNew = true;
       } else {
-        await createSubdomain(zms, spec, namespace, input);
+        // Someone else created it meanwhile: read what they made.
         cache.invalidate(domain);
         snapshot = await cache.domain(domain);
-        if (!snapshot.exists)
+        if (!snapshot.exists) {
           return fail(
             namespace,
             'DomainNotFound',
             `Athenz domain ${domain} is missing right after creating it`,
           );
+        }
       }
+      if (!spec.dryRun) cache.invalidate(domain);
     }
 
     const bindings: DesiredRoleBinding[] = [];
@@ -96,7 +99,7 @@ export async function syncNamespace(
       if (!role) {
         // Absent from the role list: confirm with a direct read before creating, because a PUT
         // of an existing role would replace (and so wipe) its members.
-        role = domainPlanned ? undefined : await zms.getRole(domain, mapped.athenzRole);
+        role = domainIsNew ? undefined : await zms.getRole(domain, mapped.athenzRole);
         if (!role) {
           athenzChanges.push({
             action: 'CreateRole',
@@ -160,12 +163,13 @@ function fail(namespace: string, reason: string, message: string): NamespaceOutc
   return { ok: false, namespace, failure: { namespace, reason, message }, athenz: undefined };
 }
 
+/** True when this call created the domain; false when someone else did first. */
 async function createSubdomain(
   zms: ZmsClient,
   spec: MappingSpec,
   namespace: string,
   input: NamespaceSyncInput,
-) {
+): Promise<boolean> {
   try {
     await zms.createSubdomain(spec.parentDomain, namespace, {
       // The operator stays an admin: it must be able to create the mapped roles in the domain.
@@ -173,9 +177,10 @@ async function createSubdomain(
       description: `Kubernetes namespace ${namespace} (athenz-rbac-operator)`,
       tags: { [CREATED_BY_TAG]: [input.mapping.name] },
     });
+    return true;
   } catch (err) {
     // Someone created it between our read and our write: that is the state we wanted.
-    if (err instanceof ZmsError && err.kind === 'BadRequest' && /conflict/i.test(err.message)) return;
+    if (err instanceof ZmsError && err.kind === 'BadRequest' && /conflict/i.test(err.message)) return false;
     throw err;
   }
 }

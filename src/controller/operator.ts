@@ -252,7 +252,7 @@ export class Operator {
     // update changes nothing they depend on, but telling it apart needs the old object, and
     // a no-op reconcile costs no API call.
     this.#enqueueAllMappings();
-    this.poller.pollSoon();
+    this.poller.intervalMayHaveChanged();
   }
 
   #onNamespace(ns: k8s.V1Namespace, verb: 'add' | 'update' | 'delete'): void {

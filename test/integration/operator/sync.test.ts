@@ -35,6 +35,9 @@ describe('syncing Athenz roles into namespaces', () => {
     await h.cluster.createNamespace('team-a', { 'test/mapping': 'sync-basic' });
 
     await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', []);
+    // The roles of a domain it has just created need no confirming read before they are created.
+    expect(h.zms.counters.count('GET /domain/{domain}/role/{role}')).toBe(0);
+    expect(h.zms.counters.count('PUT /domain/{domain}/role/{role}')).toBe(2);
     const domain = await h.admin.getDomain(`${PARENT}.team-a`);
     expect(domain?.tags?.['athenz-rbac-operator.created-by']?.list).toEqual(['sync-basic']);
     expect((await h.admin.getRole(`${PARENT}.team-a`, 'viewers')).roleMembers ?? []).toEqual([]);
