@@ -110,59 +110,29 @@ export class MappingReconciler {
     spec: MappingSpec,
     now: Date,
   ) {
-    const { cluster, config } = this.#deps;
     const mode: Mode = spec.dryRun ? 'DryRun' : 'Active';
-    const selected = selectNamespaces(spec, cluster.namespaces(), config.excludedNamespaces);
+    const selected = selectNamespaces(
+      spec,
+      this.#deps.cluster.namespaces(),
+      this.#deps.config.excludedNamespaces,
+    );
     const { conflicts, lost } = resolveConflicts(claim(mapping, spec, selected), this.#claims(mapping.name));
 
-    const limit = pLimit(config.namespaceConcurrency);
-    const ref = { name: mapping.name, uid: mapping.uid };
-    const outcomes = await Promise.all(
-      selected.map((namespace) =>
-        limit(() =>
-          syncNamespace(this.#deps.zms, this.#deps.athenz, {
-            mapping: ref,
-            spec,
-            namespace,
-            skipRoles: new Set(spec.roles.map((r) => r.athenzRole).filter((role) => lost(namespace, role))),
-            operatorPrincipal: config.operatorPrincipal,
-            now,
-          }),
-        ),
-      ),
-    );
+    // Gather: the Athenz side of every selected namespace.
+    const outcomes = await this.#syncNamespaces(mapping, spec, selected, lost, now);
     const ok = outcomes.filter((o): o is Extract<NamespaceOutcome, { ok: true }> => o.ok);
     const failed = outcomes.filter((o): o is Extract<NamespaceOutcome, { ok: false }> => !o.ok);
-    const failedNamespaces = new Set(failed.map((f) => f.namespace));
-    const selectedSet = new Set(selected);
-    const mappedRoles = new Map(spec.roles.map((r) => [r.athenzRole, r.clusterRole]));
 
+    // Plan: what must change in Kubernetes.
     const desired = ok.flatMap((o) => o.bindings);
-    const expired = new Map(
-      ok.flatMap((o) => [...o.expired].map(([name, set]) => [`${o.namespace}/${name}`, set] as const)),
-    );
-    const diff = diffRoleBindings(desired, cluster.bindingsOf(mapping.name), {
-      lastApplied: this.#lastApplied,
-      expired,
-      keep: (b) =>
-        failedNamespaces.has(b.namespace) || lost(b.namespace, b.annotations[ATHENZ_ROLE_ANNOTATION] ?? ''),
-      removalReason: (b): ChangeReason => {
-        if (!selectedSet.has(b.namespace)) return 'NamespaceUnselected';
-        const role = b.annotations[ATHENZ_ROLE_ANNOTATION];
-        return role && mappedRoles.has(role) ? 'ClusterRoleChanged' : 'RoleUnmapped';
-      },
-    });
+    const diff = this.#diff(mapping, spec, selected, ok, failed, desired, lost);
 
-    let writeError: unknown;
-    if (mode === 'Active') writeError = await this.#apply(mapping, diff, desired);
+    // Apply (not in a dry run), then report.
+    const writeError = mode === 'Active' ? await this.#apply(mapping, diff, desired) : undefined;
     for (const o of ok) this.#reporter.skippedMembers(mapping, o.namespace, o.skipped);
-    for (const f of failed)
+    for (const f of failed) {
       this.#reporter.warnOnce(mapping, f.failure.reason, 'Sync', `${f.namespace}: ${f.failure.message}`);
-
-    const athenz = failed.find((f) => f.athenz)?.athenz ?? this.#deps.pollerFailure();
-    const planned: PlannedChange[] =
-      mode === 'DryRun' ? [...ok.flatMap((o) => o.athenzChanges), ...plannedBindingChanges(diff)] : [];
-    const subjects = new Set(desired.flatMap((b) => b.subjects.map((s) => s.name))).size;
+    }
     const status = computeStatus({
       generation: mapping.generation,
       previous: mapping.status,
@@ -170,10 +140,11 @@ export class MappingReconciler {
       mode,
       selected: selected.length,
       failures: failed.map((f) => f.failure),
-      subjects,
-      athenz,
+      subjects: new Set(desired.flatMap((b) => b.subjects.map((s) => s.name))).size,
+      athenz: failed.find((f) => f.athenz)?.athenz ?? this.#deps.pollerFailure(),
       conflicts,
-      plannedChanges: planned,
+      plannedChanges:
+        mode === 'DryRun' ? [...ok.flatMap((o) => o.athenzChanges), ...plannedBindingChanges(diff)] : [],
       changed:
         mode === 'Active' &&
         (diff.apply.length + diff.remove.length > 0 || ok.some((o) => o.athenzChanges.length > 0)),
@@ -191,6 +162,62 @@ export class MappingReconciler {
     return nextExpiry
       ? { requeueAfterMs: Math.max(0, nextExpiry.getTime() - this.#deps.clock().getTime()) + 50 }
       : {};
+  }
+
+  #syncNamespaces(
+    mapping: Mapping,
+    spec: MappingSpec,
+    selected: string[],
+    lost: (namespace: string, athenzRole: string) => boolean,
+    now: Date,
+  ): Promise<NamespaceOutcome[]> {
+    const { config } = this.#deps;
+    const limit = pLimit(config.namespaceConcurrency);
+    const ref = { name: mapping.name, uid: mapping.uid };
+    return Promise.all(
+      selected.map((namespace) =>
+        limit(() =>
+          syncNamespace(this.#deps.zms, this.#deps.athenz, {
+            mapping: ref,
+            spec,
+            namespace,
+            skipRoles: new Set(spec.roles.map((r) => r.athenzRole).filter((role) => lost(namespace, role))),
+            operatorPrincipal: config.operatorPrincipal,
+            now,
+          }),
+        ),
+      ),
+    );
+  }
+
+  /** The diff against the existing bindings. Bindings in namespaces whose Athenz read failed, and
+   * those another mapping manages, are kept as they are. */
+  #diff(
+    mapping: Mapping,
+    spec: MappingSpec,
+    selected: string[],
+    ok: Array<Extract<NamespaceOutcome, { ok: true }>>,
+    failed: Array<Extract<NamespaceOutcome, { ok: false }>>,
+    desired: DesiredRoleBinding[],
+    lost: (namespace: string, athenzRole: string) => boolean,
+  ): BindingDiff {
+    const failedNamespaces = new Set(failed.map((f) => f.namespace));
+    const selectedSet = new Set(selected);
+    const mappedRoles = new Set(spec.roles.map((r) => r.athenzRole));
+    const expired = new Map(
+      ok.flatMap((o) => [...o.expired].map(([name, set]) => [`${o.namespace}/${name}`, set] as const)),
+    );
+    return diffRoleBindings(desired, this.#deps.cluster.bindingsOf(mapping.name), {
+      lastApplied: this.#lastApplied,
+      expired,
+      keep: (b) =>
+        failedNamespaces.has(b.namespace) || lost(b.namespace, b.annotations[ATHENZ_ROLE_ANNOTATION] ?? ''),
+      removalReason: (b): ChangeReason => {
+        if (!selectedSet.has(b.namespace)) return 'NamespaceUnselected';
+        const role = b.annotations[ATHENZ_ROLE_ANNOTATION];
+        return role && mappedRoles.has(role) ? 'ClusterRoleChanged' : 'RoleUnmapped';
+      },
+    });
   }
 
   /** Applies in place first, removes last: a renamed binding exists before its old name goes. */
@@ -215,9 +242,11 @@ export class MappingReconciler {
         firstError ??= err;
       }
     }
+    // Remember what each binding now holds: what was applied, or what was already up to date.
+    const pending = new Set(diff.apply.map(bindingKey));
     for (const binding of desired) {
       const key = bindingKey(binding);
-      if (applied.has(key) || !this.#lastApplied.has(key))
+      if (applied.has(key) || !pending.has(key))
         this.#lastApplied.set(
           key,
           binding.subjects.map((s) => s.name),

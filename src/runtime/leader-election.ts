@@ -30,6 +30,7 @@ export class LeaderElector {
   #observedAt = 0;
   #lastRenew = 0;
   #wake: (() => void) | undefined;
+  #attempt: Promise<boolean> | undefined;
 
   constructor(kubeConfig: k8s.KubeConfig, options: LeaderElectorOptions) {
     this.#api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
@@ -44,7 +45,9 @@ export class LeaderElector {
    * (`onStoppedLeading`) or `release` is called. Resolves when it stops campaigning. */
   async run(callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void }): Promise<void> {
     while (!this.#stopped) {
-      const ok = await this.#tryAcquireOrRenew();
+      this.#attempt = this.#tryAcquireOrRenew();
+      const ok = await this.#attempt;
+      if (this.#stopped) return;
       if (ok) this.#lastRenew = Date.now();
       if (ok && !this.#leading) {
         this.#setLeading(true);
@@ -63,27 +66,37 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.#stopped = true;
     this.#wake?.();
+    // A renewal in flight would make the release write conflict (409): let it land first.
+    await this.#attempt;
     if (!this.#leading) return;
     try {
-      const lease = await this.#api.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace });
-      if (lease.spec?.holderIdentity !== this.#o.identity) return;
-      lease.spec = {
-        ...lease.spec,
-        holderIdentity: '',
-        leaseDurationSeconds: 1,
-        renewTime: new k8s.V1MicroTime(),
-      };
-      await this.#api.replaceNamespacedLease({
-        name: this.#o.name,
-        namespace: this.#o.namespace,
-        body: lease,
-      });
-      this.#o.log.info('released leader lease', { lease: this.#o.name });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#handBack();
+          return;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 409 || attempt >= 3) throw err;
+        }
+      }
     } catch (err) {
       this.#o.log.warn('could not release leader lease', { error: describeError(err) });
     } finally {
       this.#setLeading(false);
     }
+  }
+
+  async #handBack(): Promise<void> {
+    const { name, namespace } = this.#o;
+    const lease = await this.#api.readNamespacedLease({ name, namespace });
+    if (lease.spec?.holderIdentity !== this.#o.identity) return;
+    lease.spec = {
+      ...lease.spec,
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      renewTime: new k8s.V1MicroTime(),
+    };
+    await this.#api.replaceNamespacedLease({ name, namespace, body: lease });
+    this.#o.log.info('released leader lease', { lease: name });
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
