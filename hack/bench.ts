@@ -21,8 +21,8 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
@@ -30,6 +30,7 @@ import { roleBindingName } from '../src/core/names.ts';
 import { Cluster, installCrd, type MappingBody } from '../test/support/cluster-fixtures.ts';
 import { type ControlPlane, startControlPlane } from '../test/support/control-plane/control-plane.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { makeWorkdir } from '../test/support/workdir.ts';
 import { kubeSnapshot, kubeWrites, percentile, promSum, seconds, zmsRequests } from './bench/measure.ts';
 import {
   httpGet,
@@ -86,7 +87,7 @@ const mappingSpec = (group: string, roles = ROLES): MappingBody => ({
 let plane: ControlPlane | undefined;
 let zms: ZmsSetup | undefined;
 let operator: OperatorProcess | undefined;
-const certDir = mkdtempSync(join(tmpdir(), 'bench-certs-'));
+const certDir = makeWorkdir('bench-certs');
 
 async function cleanup() {
   await operator?.stop(10_000).catch(() => undefined);

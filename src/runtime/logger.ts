@@ -1,20 +1,17 @@
 import winston from 'winston';
 import { logContext } from './log-context.ts';
 
-/** JSON lines on stdout, one object per line, with an ISO timestamp. */
-export function createLogger(level = 'info'): winston.Logger {
+/** JSON lines, one object per line, with an ISO timestamp and the fields of the current log
+ * context (the mapping and reconcile id during a reconcile). Written to stdout by default. */
+export function createLogger(level = 'info', stream: NodeJS.WritableStream = process.stdout): winston.Logger {
   return winston.createLogger({
     level,
     format: winston.format.combine(
+      logContext(),
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
       winston.format.json(),
     ),
-    transports: [new winston.transports.Console()],
+    transports: [new winston.transports.Stream({ stream })],
   });
-}
-
-/** A logger that writes nothing, for tests that do not look at logs. */
-export function silentLogger(): winston.Logger {
-  return winston.createLogger({ silent: true, transports: [new winston.transports.Console()] });
 }

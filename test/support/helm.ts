@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { controlPlaneAssets } from './control-plane/assets.ts';
+import { makeWorkdir } from './workdir.ts';
 
 /**
  * Runs the pinned helm and kubectl binaries (from `hack/envtest.sh`) against the chart in
@@ -54,7 +54,7 @@ export function run(
 
 /** A scratch folder for values files and kubeconfigs, under the OS temp folder. */
 export function scratchDir(prefix = 'helm-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeWorkdir(prefix.replace(/-+$/, ''));
 }
 
 /** Writes `values` as a values file (JSON is YAML) and returns its path. */

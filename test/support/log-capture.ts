@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import winston from 'winston';
-import { logContext } from '../../src/runtime/log-context.ts';
+import type winston from 'winston';
+import { createLogger } from '../../src/runtime/logger.ts';
 
-/** A winston logger that keeps every entry in memory, for tests that assert on the audit trail. */
+/** The operator's own logger, keeping every entry in memory for tests that assert on the audit trail. */
 export function captureLogger(level = 'debug'): {
   log: winston.Logger;
   entries: Array<Record<string, unknown>>;
@@ -14,10 +14,5 @@ export function captureLogger(level = 'debug'): {
       done();
     },
   });
-  const log = winston.createLogger({
-    level,
-    format: winston.format.combine(logContext(), winston.format.json()),
-    transports: [new winston.transports.Stream({ stream })],
-  });
-  return { log, entries };
+  return { log: createLogger(level, stream), entries };
 }

@@ -2,10 +2,10 @@
 // polyfill loaded first.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { makeWorkdir } from './workdir.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -59,7 +59,7 @@ interface Authority {
  * keep working); otherwise new ones are written there (a fresh temporary folder by default).
  */
 export async function makeTestPki(dir?: string): Promise<TestPki> {
-  const folder = dir ?? mkdtempSync(join(tmpdir(), 'zms-pki-'));
+  const folder = dir ?? makeWorkdir('pki');
   mkdirSync(folder, { recursive: true });
   const path = (name: string) => join(folder, name);
   const ca =

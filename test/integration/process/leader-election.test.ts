@@ -149,6 +149,8 @@ describe('two operator processes with leader election', () => {
       (e) => e.message === 'access changed' && e.principal === 'user.second' && e.action === 'add',
     );
     expect(additions).toHaveLength(1);
+    // The process's own logger tags every line of a reconcile with the mapping and a reconcile id.
+    expect(additions[0]).toMatchObject({ mapping: 'ha', reconcileID: expect.any(String), namespace: 'ha' });
   }, 60_000);
 
   it('on SIGTERM the leader finishes, releases the Lease at once and exits 0', async () => {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { makeWorkdir } from '../../support/workdir.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DEADLINE_MS = 150_000;
@@ -13,7 +13,7 @@ const DEADLINE_MS = 150_000;
  * ZMS test server, the operator as its own process), which runs its printed guide's commands
  * verbatim and exits 0 only if the member added with curl reached the RoleBinding and left it.
  */
-const dir = mkdtempSync(join(tmpdir(), 'sandbox-smoke-'));
+const dir = makeWorkdir('sandbox-smoke');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runSmoke(): Promise<{ code: number | string; output: string }> {

@@ -1,11 +1,11 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createZmsClient, type ZmsClient } from '../../../src/zms/client.ts';
 import { ZmsError } from '../../../src/zms/errors.ts';
 import { makeTestPki } from '../../support/pki.ts';
 import { waitFor } from '../../support/wait.ts';
+import { makeWorkdir } from '../../support/workdir.ts';
 import { ZmsAdmin } from '../../support/zms-admin.ts';
 import { startZmsServer, type ZmsServer } from '../../support/zms-server/server.ts';
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
     'user.alice',
     { memberName: 'user.bob', expiration: '2030-01-01T00:00:00.000Z' },
   ]);
-  dir = mkdtempSync(join(tmpdir(), 'zms-client-test-'));
+  dir = makeWorkdir('zms-client');
 }, 30_000);
 afterAll(async () => {
   for (const c of clients) await c.close();

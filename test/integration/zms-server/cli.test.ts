@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from '@jest/globals';
+import { makeWorkdir } from '../../support/workdir.ts';
 import { createDomain, ZmsTestClient } from './zms-client.ts';
 
 const CLI = join(import.meta.dirname, '../../support/zms-server/cli.ts');
@@ -50,7 +50,7 @@ function clientFor(summary: CliSummary, principal: string): ZmsTestClient {
 
 describe('ZMS test server: standalone CLI', () => {
   it('prints URL, CA, client certificates and a curl example; serves ZMS; stops cleanly on SIGTERM', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'zms-cli-'));
+    const stateDir = makeWorkdir('zms-cli');
     const { child, summary } = await startCli([
       '--state-dir',
       stateDir,

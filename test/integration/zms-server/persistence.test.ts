@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { makeTestPki } from '../../support/pki.ts';
+import { makeWorkdir } from '../../support/workdir.ts';
 import { startZmsServer, type ZmsServer } from '../../support/zms-server/server.ts';
 import { createDomain, putRole, ZmsTestClient } from './zms-client.ts';
 
@@ -71,7 +71,7 @@ describe('ZMS test server: "server down" and restart', () => {
 
 describe('ZMS test server: persistence to a state folder', () => {
   it('a new server on the same state folder has the same domains, roles and modified stamps', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'zms-state-'));
+    const stateDir = makeWorkdir('zms-state');
     const pki = await makeTestPki();
     const first = await startZmsServer({ pki, stateDir });
     let modified = '';
@@ -99,7 +99,7 @@ describe('ZMS test server: persistence to a state folder', () => {
   });
 
   it('writes changes to the state file shortly after they happen, without waiting for stop()', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'zms-state-'));
+    const stateDir = makeWorkdir('zms-state');
     const server = await startZmsServer({ stateDir });
     await withServers([server], async (client) => {
       await createDomain(await client(server), 'flushed');

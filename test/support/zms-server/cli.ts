@@ -1,18 +1,7 @@
-/**
- * Runs the ZMS test server on its own, for the sandbox and manual checks:
- *
- *   node test/support/zms-server/cli.ts --port 4443 --state-dir DIR --admin user.athenz_admin \
- *     [--cert-dir DIR] [--principal athenz.k8s.operator ...] [--admin-port N] [--plain-port N] [--json]
- *
- * Certificates (CA, server, one client certificate per admin and `--principal`) are reused
- * from the cert folder when present, so clients configured once keep working across runs.
- * Prints where everything is (or one JSON line with `--json`) and stops on SIGINT/SIGTERM.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeTestPki } from '../pki.ts';
+import { makeWorkdir } from '../workdir.ts';
 import { startZmsServer } from './server.ts';
 
 const USAGE = `usage: cli.ts [--port 4443] [--host 127.0.0.1] [--state-dir DIR] [--cert-dir DIR]
@@ -49,7 +38,7 @@ const port = (name: string, raw: string): number => {
 
 const stateDir = values['state-dir'] ? resolve(values['state-dir']) : undefined;
 const certDir = resolve(
-  values['cert-dir'] ?? (stateDir ? join(stateDir, 'certs') : mkdtempSync(join(tmpdir(), 'zms-certs-'))),
+  values['cert-dir'] ?? (stateDir ? join(stateDir, 'certs') : makeWorkdir('zms-certs')),
 );
 const admins = (values.admin ?? ['user.athenz_admin']).map((name) => name.toLowerCase());
 const principals = [...new Set([...admins, ...(values.principal ?? []).map((name) => name.toLowerCase())])];

@@ -1,16 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../../src/runtime/config.ts';
 import { makeTestPki } from '../../support/pki.ts';
+import { makeWorkdir } from '../../support/workdir.ts';
 
 let files: { cert: string; key: string; ca: string; noPrincipal: string };
 
 beforeAll(async () => {
   const pki = await makeTestPki();
   const cert = await pki.issueClientCert('athenz.k8s.operator');
-  const dir = mkdtempSync(join(tmpdir(), 'config-test-'));
+  const dir = makeWorkdir('config');
   const noPrincipal = join(dir, 'plain.pem');
   writeFileSync(noPrincipal, (await pki.issueClientCert('nodot')).certPem);
   files = { cert: cert.certPath, key: cert.keyPath, ca: pki.caPath, noPrincipal };
