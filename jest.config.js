@@ -6,7 +6,8 @@ const transform = {
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform,
-  testEnvironment: 'node',
+  // jest's node environment, which also removes each test file's temporary folders at its end.
+  testEnvironment: '<rootDir>/test/support/jest-environment.js',
   // ts-jest rewrites our `.ts` import specifiers to `.js`; map them back to the sources.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };

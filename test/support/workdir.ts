@@ -46,6 +46,15 @@ function readCmdline(pid: number): string {
   }
 }
 
+/** Under jest, the folders of the current test file, which test/support/jest-environment.js
+ * removes when the file is done (jest ends its workers without running exit hooks). */
+function testFileWorkdirs(): Set<string> | undefined {
+  if (!process.env.JEST_WORKER_ID) return undefined;
+  const scope = globalThis as { __testWorkdirs?: Set<string> };
+  scope.__testWorkdirs ??= new Set();
+  return scope.__testWorkdirs;
+}
+
 /** Kills the leftovers of owners that died without cleaning up, then removes their folders. */
 export function reapStaleWorkdirs(root = tmpdir()): number {
   let reaped = 0;
@@ -73,10 +82,12 @@ export function makeWorkdir(kind: string): string {
   reapStaleWorkdirs();
   const dir = mkdtempSync(join(tmpdir(), `${WORKDIR_PREFIX}${process.pid}-${kind}-`));
   liveDirs.add(dir);
+  testFileWorkdirs()?.add(dir);
   return dir;
 }
 
 export function removeWorkdir(dir: string): void {
   liveDirs.delete(dir);
+  testFileWorkdirs()?.delete(dir);
   rmSync(dir, { recursive: true, force: true });
 }
