@@ -9,7 +9,7 @@ import { Operator } from './controller/operator.ts';
 import { ConfigError, loadConfig, usage } from './runtime/config.ts';
 import { closeServer, healthRoutes, listen, metricsRoutes } from './runtime/http-server.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
-import { createLogger } from './runtime/logger.ts';
+import { createLogger, flushLogger } from './runtime/logger.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createZmsClient } from './zms/client.ts';
 
@@ -121,6 +121,7 @@ async function shutdown(signal: string): Promise<void> {
   await zms.close();
   await Promise.all([closeServer(healthServer), closeServer(metricsServer)]);
   log.info('stopped');
+  await flushLogger(log);
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -137,7 +138,7 @@ if (elector) {
       // A leader that lost its Lease may be racing the new one: stop at once, as
       // controller-runtime does, and let the Deployment restart it as a standby.
       log.error('lost leadership; exiting');
-      process.exit(1);
+      void flushLogger(log).then(() => process.exit(1));
     },
   });
 } else {

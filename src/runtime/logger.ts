@@ -15,3 +15,16 @@ export function createLogger(level = 'info', stream: NodeJS.WritableStream = pro
     transports: [new winston.transports.Stream({ stream })],
   });
 }
+
+/** Waits until every line logged so far is written (winston writes asynchronously), within
+ * `timeoutMs`. Call before `process.exit`, which would drop lines still in flight. */
+export function flushLogger(log: winston.Logger, timeoutMs = 2_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    log.on('finish', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    log.end();
+  });
+}

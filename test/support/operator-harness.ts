@@ -5,6 +5,7 @@ import { Cluster, installCrd } from './cluster-fixtures.ts';
 import { type ControlPlane, startControlPlane } from './control-plane/control-plane.ts';
 import { captureLogger } from './log-capture.ts';
 import type { ClientCertificate } from './pki.ts';
+import { waitFor } from './wait.ts';
 import { ZmsAdmin } from './zms-admin.ts';
 import { startZmsServer, type ZmsServer } from './zms-server/server.ts';
 
@@ -37,6 +38,9 @@ export interface RunningOperator {
   zmsClient: ZmsClient;
   metrics: Metrics;
   logs: Array<Record<string, unknown>>;
+  /** Waits for a log entry with these fields: lines are written just after the action they
+   * describe, so a test that saw the action must still wait for its line. */
+  waitForLog(fields: Record<string, unknown>): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +104,10 @@ export async function startHarness(): Promise<Harness> {
         zmsClient,
         metrics,
         logs: entries,
+        waitForLog: (fields) =>
+          waitFor(`a log entry ${JSON.stringify(fields)}`, () =>
+            entries.find((e) => Object.entries(fields).every(([k, v]) => e[k] === v)),
+          ),
         stop: async () => {
           if (stopped) return;
           stopped = true;

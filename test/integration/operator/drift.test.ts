@@ -47,14 +47,12 @@ describe('managed RoleBindings are kept as Athenz says', () => {
     );
     // No poll is involved (the interval is 1h): the watch on the binding triggers the repair.
     await h.cluster.waitForSubjects('edited', 'athenz.viewers.view', ['user.alice']);
-    expect(op.logs).toContainEqual(
-      expect.objectContaining({
-        message: 'access changed',
-        action: 'remove',
-        principal: 'user.mallory',
-        reason: 'DriftRepaired',
-      }),
-    );
+    await op.waitForLog({
+      message: 'access changed',
+      action: 'remove',
+      principal: 'user.mallory',
+      reason: 'DriftRepaired',
+    });
   });
 
   it('restores a managed label removed by hand', async () => {

@@ -149,13 +149,10 @@ describe('deleting things', () => {
       'the created domain to be deleted',
       async () => (await h.admin.getDomain(`${PARENT}.deleted-delete`)) === undefined,
     );
-    await waitFor('the decision to keep the foreign domain', () =>
-      op.logs.some(
-        (e) =>
-          e.message === 'kept Athenz domain of deleted namespace: not created by this operator' &&
-          e.namespace === 'foreign',
-      ),
-    );
+    await op.waitForLog({
+      message: 'kept Athenz domain of deleted namespace: not created by this operator',
+      namespace: 'foreign',
+    });
     expect(await h.admin.getDomain(`${PARENT}.foreign`)).toBeDefined();
   });
 });

@@ -58,6 +58,7 @@ describe('syncing Athenz roles into namespaces', () => {
     expect(mapping.status?.namespacesSynced).toBe('1/1');
     expect(mapping.status?.conditions?.find((c) => c.type === 'AthenzReachable')?.status).toBe('True');
 
+    await op.waitForLog({ message: 'access changed', action: 'remove', principal: 'user.alice' });
     const audit = op.logs.filter((e) => e.message === 'access changed' && e.namespace === 'team-a');
     expect(audit.every((e) => e.mapping === 'sync-basic' && typeof e.reconcileID === 'string')).toBe(true);
     const delay = (await op.metrics.propagationDelay.get()).values.find((v) =>

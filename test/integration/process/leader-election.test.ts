@@ -145,9 +145,11 @@ describe('two operator processes with leader election', () => {
     const applied = Date.now() - killedAt;
     process.stdout.write(`failover: lease taken after ${tookOver} ms, change applied after ${applied} ms\n`);
     expect(tookOver).toBeLessThan(3_000 + 2_000);
-    const additions = [...leader.logs(), ...standby.logs()].filter(
-      (e) => e.message === 'access changed' && e.principal === 'user.second' && e.action === 'add',
-    );
+    // The audit line is written just after the binding is applied: wait for it, then count.
+    const added = (e: Record<string, unknown>) =>
+      e.message === 'access changed' && e.principal === 'user.second' && e.action === 'add';
+    await waitFor('the audit line of the addition', () => standby.logs().some(added));
+    const additions = [...leader.logs(), ...standby.logs()].filter(added);
     expect(additions).toHaveLength(1);
     // The process's own logger tags every line of a reconcile with the mapping and a reconcile id.
     expect(additions[0]).toMatchObject({ mapping: 'ha', reconcileID: expect.any(String), namespace: 'ha' });
@@ -163,7 +165,9 @@ describe('two operator processes with leader election', () => {
     const stoppedAt = Date.now();
     await standby.process.stop(10_000);
     expect(await standby.process.exited).toBe(0);
+    // Logs are flushed before the process exits: the last line is there.
     expect(standby.logs()).toContainEqual(expect.objectContaining({ message: 'released leader lease' }));
+    expect(standby.logs().at(-1)).toMatchObject({ message: 'stopped' });
     await waitFor('op-c to hold the Lease', async () => (await holder()) === 'op-c', { timeoutMs: 10_000 });
     const handover = Date.now() - stoppedAt;
     process.stdout.write(`graceful handover: ${handover} ms\n`);
