@@ -379,7 +379,7 @@ function plannedBindingChanges(diff: BindingDiff): PlannedChange[] {
 }
 
 /** Deep equality of two JSON values, ignoring key order. */
-export function sameJson(a: unknown, b: unknown): boolean {
+function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 function canonical(v: unknown): string {

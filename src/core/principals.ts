@@ -4,7 +4,6 @@
  */
 const SIMPLE = '[a-zA-Z0-9_][a-zA-Z0-9_-]*';
 const COMPOUND = `(?:${SIMPLE}\\.)*${SIMPLE}`;
-export const SIMPLE_NAME = new RegExp(`^${SIMPLE}$`);
 export const DOMAIN_NAME = new RegExp(`^${COMPOUND}$`);
 export const ENTITY_NAME = DOMAIN_NAME;
 const MEMBER_NAME = new RegExp(

@@ -113,13 +113,13 @@ export function createKubeWriter(
   };
 }
 
-export function ignoreStatus(...codes: number[]) {
+function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {
     if (!codes.includes(statusOf(err) ?? 0)) throw err;
   };
 }
 
-export function statusOf(err: unknown): number | undefined {
+function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
 }

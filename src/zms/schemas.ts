@@ -75,8 +75,6 @@ export const modifiedDomainsSchema = z.object({
   ),
 });
 
-export const statusSchema = z.object({ code: z.number().int(), message: z.string() });
-
 /** The body of a ZMS error, when it is JSON. */
 export const errorBodySchema = z.object({
   code: z.number().int().optional(),
