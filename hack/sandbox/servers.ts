@@ -2,13 +2,11 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTestPki } from '../../test/support/pki.ts';
-import { ZmsAdmin } from '../../test/support/zms-admin.ts';
+import { ATHENZ_ADMIN, OPERATOR_PRINCIPAL, ZmsAdmin } from '../../test/support/zms-admin.ts';
 import type { Quotas } from '../../test/support/zms-server/model.ts';
 import { startZmsServer, type ZmsServer } from '../../test/support/zms-server/server.ts';
 
-/** The Athenz identities of the sandbox and the benchmark, as in the integration tests. */
-export const ATHENZ_ADMIN = 'user.athenz_admin';
-export const OPERATOR_PRINCIPAL = 'athenz.k8s.operator';
+export { ATHENZ_ADMIN, OPERATOR_PRINCIPAL } from '../../test/support/zms-admin.ts';
 export const OPERATOR_NAMESPACE = 'athenz-rbac-system';
 
 export interface ZmsSetup {
@@ -60,14 +58,8 @@ export async function startZms(options: {
  * operator as an admin so that it may create the namespace subdomains under it.
  */
 export async function bootstrapAthenz(admin: ZmsAdmin, parentDomains: string[]): Promise<void> {
-  await admin.ensureDomain('athenz', [ATHENZ_ADMIN]);
-  await admin.ensureDomain('athenz.k8s', [ATHENZ_ADMIN]);
-  for (const parent of parentDomains) {
-    const parts = parent.split('.');
-    for (let i = 1; i < parts.length; i++)
-      await admin.ensureDomain(parts.slice(0, i).join('.'), [ATHENZ_ADMIN]);
-    await admin.ensureDomain(parent, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
-  }
+  await admin.ensureOperatorDomain();
+  for (const parent of parentDomains) await admin.ensureParentDomain(parent);
 }
 
 const execFileAsync = promisify(execFile);

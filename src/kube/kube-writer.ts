@@ -42,6 +42,7 @@ export function createKubeWriter(
   const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
   const { fieldManager } = options;
+  const mappingResource = (name: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, name });
 
   return {
     async applyRoleBinding(binding) {
@@ -64,10 +65,7 @@ export function createKubeWriter(
     async applyStatus(mapping, status) {
       await custom.patchClusterCustomObjectStatus(
         {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          name: mapping.name,
+          ...mappingResource(mapping.name),
           body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: mapping.name }, status },
           fieldManager,
           force: true,
@@ -78,10 +76,7 @@ export function createKubeWriter(
     async setFinalizers(mapping, finalizers) {
       await custom.patchClusterCustomObject(
         {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          name: mapping.name,
+          ...mappingResource(mapping.name),
           body: { metadata: { finalizers, resourceVersion: mapping.resourceVersion } },
         },
         merge,

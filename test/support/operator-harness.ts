@@ -6,7 +6,7 @@ import { type ControlPlane, startControlPlane } from './control-plane/control-pl
 import { captureLogger } from './log-capture.ts';
 import type { ClientCertificate } from './pki.ts';
 import { waitFor } from './wait.ts';
-import { ZmsAdmin } from './zms-admin.ts';
+import { ATHENZ_ADMIN, OPERATOR_PRINCIPAL, ZmsAdmin } from './zms-admin.ts';
 import { startZmsServer, type ZmsServer } from './zms-server/server.ts';
 
 /**
@@ -15,8 +15,7 @@ import { startZmsServer, type ZmsServer } from './zms-server/server.ts';
  * admin of the parent domains the test creates), an Athenz admin client for arranging members,
  * and an in-process operator whose log entries are kept for assertions.
  */
-export const OPERATOR_PRINCIPAL = 'athenz.k8s.operator';
-export const ATHENZ_ADMIN = 'user.athenz_admin';
+export { ATHENZ_ADMIN, OPERATOR_PRINCIPAL } from './zms-admin.ts';
 
 export interface Harness {
   plane: ControlPlane;
@@ -70,9 +69,7 @@ export async function startHarness(): Promise<Harness> {
     const adminCert = await zms.pki.issueClientCert(ATHENZ_ADMIN);
     const operatorCert = await zms.pki.issueClientCert(OPERATOR_PRINCIPAL);
     const admin = new ZmsAdmin(zms.url, zms.pki.caPem, adminCert);
-    // The operator's own principal must name an existing domain before it can be a member anywhere.
-    await admin.ensureDomain('athenz', [ATHENZ_ADMIN]);
-    await admin.ensureDomain('athenz.k8s', [ATHENZ_ADMIN]);
+    await admin.ensureOperatorDomain();
 
     const startOperator = async (
       overrides: Partial<OperatorConfig> = {},
@@ -125,12 +122,7 @@ export async function startHarness(): Promise<Harness> {
       cluster,
       admin,
       operatorCert,
-      ensureParentDomain: async (parent) => {
-        const labels = parent.split('.');
-        for (let i = 1; i < labels.length; i++)
-          await admin.ensureDomain(labels.slice(0, i).join('.'), [ATHENZ_ADMIN]);
-        await admin.ensureDomain(parent, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
-      },
+      ensureParentDomain: (parent) => admin.ensureParentDomain(parent),
       startOperator,
       stop: async () => {
         for (const r of running) await r.stop();

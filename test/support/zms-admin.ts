@@ -1,6 +1,10 @@
 import { Agent, request } from 'undici';
 import type { ClientCertificate } from './pki.ts';
 
+/** The Athenz identities of the tests, the sandbox and the benchmark. */
+export const ATHENZ_ADMIN = 'user.athenz_admin';
+export const OPERATOR_PRINCIPAL = 'athenz.k8s.operator';
+
 /**
  * How tests arrange Athenz state: the calls an Athenz admin makes with zms-cli or curl, over
  * mutual TLS as `user.athenz_admin`. Every call checks its status, so a broken arrangement fails
@@ -39,6 +43,26 @@ export class ZmsAdmin {
       const parent = name.slice(0, dot);
       await this.call('POST', `/subdomain/${parent}`, { name: name.slice(dot + 1), parent, adminUsers });
     }
+  }
+
+  /** Creates `name` with `adminUsers`, and its missing ancestors with the Athenz admin alone. */
+  async ensureDomainTree(name: string, adminUsers: string[]): Promise<void> {
+    const labels = name.split('.');
+    for (let i = 1; i < labels.length; i++)
+      await this.ensureDomain(labels.slice(0, i).join('.'), [ATHENZ_ADMIN]);
+    await this.ensureDomain(name, adminUsers);
+  }
+
+  /** The domain of the operator's principal, which must exist before it can be a member anywhere. */
+  ensureOperatorDomain(): Promise<void> {
+    return this.ensureDomainTree(OPERATOR_PRINCIPAL.slice(0, OPERATOR_PRINCIPAL.lastIndexOf('.')), [
+      ATHENZ_ADMIN,
+    ]);
+  }
+
+  /** A parent domain the operator administers, so that it may create namespace subdomains under it. */
+  ensureParentDomain(parent: string): Promise<void> {
+    return this.ensureDomainTree(parent, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
   }
 
   putRole(

@@ -19,17 +19,7 @@ beforeAll(async () => {
   await h.admin.ensureDomain('sports', [ATHENZ_ADMIN]);
   op = await h.startOperator();
 }, 60_000);
-afterAll(async () => {
-  if (process.env.DEBUG_LOGS)
-    console.log(
-      JSON.stringify(
-        op?.logs.filter((e) => e.level !== 'debug'),
-        null,
-        1,
-      ),
-    );
-  await h?.stop();
-});
+afterAll(async () => h?.stop());
 
 /** A mapping of its own selecting one fresh namespace, whose Athenz domain the test pre-creates. */
 async function scenario(name: string, spec: Record<string, unknown> = {}) {

@@ -15,10 +15,7 @@ beforeAll(async () => {
   await h.ensureParentDomain(PARENT);
   op = await h.startOperator();
 }, 60_000);
-afterAll(async () => {
-  if (process.env.DEBUG_LOGS) console.log(JSON.stringify(op?.logs, null, 1));
-  await h?.stop();
-});
+afterAll(async () => h?.stop());
 
 describe('syncing Athenz roles into namespaces', () => {
   it('creates the subdomain and roles, then binds members as they come and go', async () => {

@@ -13,7 +13,7 @@ import {
 } from './http.ts';
 import type { MemberRecord, RoleRecord } from './model.ts';
 import { fullRoleName, shortObjectName } from './names.ts';
-import { iso } from './serialize.ts';
+import { iso, memberJson } from './serialize.ts';
 import { newMember } from './store.ts';
 
 type MembershipParams = { domain: string; role: string; member: string };
@@ -95,20 +95,13 @@ function getMembership(ctx: RequestContext) {
 }
 
 function membershipJson(domainName: string, role: RoleRecord, memberName: string, now: number) {
-  const json: Record<string, unknown> = { memberName, roleName: fullRoleName(domainName, role.name) };
+  const roleName = fullRoleName(domainName, role.name);
   const member: MemberRecord | undefined = role.members.get(memberName) ?? role.pending.get(memberName);
-  if (!member) return { ...json, isMember: false };
+  if (!member) return { memberName, roleName, isMember: false };
   const expired = member.expiration !== undefined && member.expiration <= now;
-  json.isMember = member.approved && !expired;
-  if (member.expiration !== undefined) json.expiration = iso(member.expiration);
-  if (member.reviewReminder !== undefined) json.reviewReminder = iso(member.reviewReminder);
-  if (!member.active) json.active = false;
-  json.approved = member.approved;
-  if (member.auditRef) json.auditRef = member.auditRef;
-  if (member.requestPrincipal) json.requestPrincipal = member.requestPrincipal;
-  if (member.systemDisabled) json.systemDisabled = member.systemDisabled;
-  if (!member.approved) json.pendingState = 'ADD';
-  return json;
+  // A Membership carries a role member's fields, except requestTime.
+  const { requestTime: _requestTime, ...fields } = memberJson(member, member.approved ? undefined : 'ADD');
+  return { ...fields, roleName, isMember: member.approved && !expired };
 }
 
 /**
