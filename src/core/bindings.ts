@@ -40,6 +40,9 @@ export interface ExistingRoleBinding {
     namespace?: string | undefined;
   }>;
   ownerUids: string[];
+  /** Identity and version of the cached object: preconditions for deleting exactly it. */
+  uid?: string;
+  resourceVersion?: string;
 }
 
 export function desiredRoleBinding(input: Omit<DesiredRoleBinding, 'name'>): DesiredRoleBinding {
@@ -105,4 +108,31 @@ export function subjectNames(binding: {
   return binding.subjects.map((s) =>
     s.kind === 'User' ? s.name : `${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`,
   );
+}
+
+/**
+ * While Athenz cannot answer for a namespace: the existing binding minus the subjects whose
+ * membership has expired by the last good answer, or undefined when none of them is bound.
+ * It only ever removes: an outage must not grant anything, and must not keep expired access.
+ */
+export function withoutExpired(
+  existing: ExistingRoleBinding,
+  expired: ReadonlySet<string>,
+  mapping: MappingRef,
+): DesiredRoleBinding | undefined {
+  const athenzDomain = existing.annotations[ATHENZ_DOMAIN_ANNOTATION];
+  const athenzRole = existing.annotations[ATHENZ_ROLE_ANNOTATION];
+  if (!athenzDomain || !athenzRole || existing.roleRef.kind !== 'ClusterRole') return undefined;
+  const users = existing.subjects.filter((s) => s.kind === 'User');
+  const kept = users.filter((s) => !expired.has(s.name));
+  if (kept.length === users.length) return undefined;
+  return {
+    namespace: existing.namespace,
+    name: existing.name,
+    mapping,
+    athenzDomain,
+    athenzRole,
+    clusterRole: existing.roleRef.name,
+    subjects: kept.map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name })),
+  };
 }

@@ -3,6 +3,7 @@ import { type DesiredRoleBinding, roleBindingManifest } from '../core/bindings.t
 import type { BindingRef } from '../core/diff.ts';
 import type { Mapping } from '../core/mapping.ts';
 import type { MappingStatus } from '../core/status.ts';
+import { statusOf } from './api-error.ts';
 import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
 
 /**
@@ -13,7 +14,8 @@ import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
  */
 export interface KubeWriter {
   applyRoleBinding(binding: DesiredRoleBinding): Promise<void>;
-  /** Succeeds when the binding is already gone. */
+  /** Succeeds when the binding is already gone. With `uid`/`resourceVersion` in the ref, deletes
+   * only that object at that version: a 409 means it changed since the cache saw it. */
   deleteRoleBinding(ref: BindingRef): Promise<void>;
   applyStatus(mapping: Mapping, status: MappingStatus): Promise<void>;
   /** Replaces the finalizer list, guarded by the mapping's resourceVersion (409 on a race). */
@@ -58,8 +60,16 @@ export function createKubeWriter(
       );
     },
     async deleteRoleBinding(ref) {
+      const preconditions = {
+        ...(ref.uid ? { uid: ref.uid } : {}),
+        ...(ref.resourceVersion ? { resourceVersion: ref.resourceVersion } : {}),
+      };
       await rbac
-        .deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace })
+        .deleteNamespacedRoleBinding({
+          name: ref.name,
+          namespace: ref.namespace,
+          ...(Object.keys(preconditions).length > 0 ? { body: { preconditions } } : {}),
+        })
         .catch(ignoreStatus(404));
     },
     async applyStatus(mapping, status) {
@@ -112,9 +122,4 @@ function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {
     if (!codes.includes(statusOf(err) ?? 0)) throw err;
   };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
 }
