@@ -99,7 +99,7 @@ export class AccessReporter {
     if (skipped.length === 0) return;
     const listed = skipped
       .slice(0, LISTED)
-      .map((s) => `${s.namespace}: ${s.member} of role ${s.athenzRole} (${s.reason})`);
+      .map((s) => `${s.namespace}: member ${s.member} of role ${s.athenzRole} (${s.reason})`);
     const more = skipped.length > LISTED ? ` and ${skipped.length - LISTED} more` : '';
     this.warnOnce(
       mapping,

@@ -137,7 +137,7 @@ export function computeStatus(input: StatusInput): MappingStatus {
   };
   // lastSyncTime moves when the mapping becomes synced or a change was applied, not on every
   // reconcile that found nothing to do: otherwise each status write would trigger the next.
-  const synchronized = !input.invalidSpec && input.mode === 'Active' && failed === 0;
+  const synchronized = !input.invalidSpec && input.mode === 'Active' && failed === 0 && !input.athenz;
   const wasReady = input.previous?.conditions?.some(
     (c) => c.type === ConditionType.Ready && c.status === 'True',
   );
@@ -171,6 +171,15 @@ function readyCondition(input: StatusInput, failed: number): ConditionInput {
       status: 'False',
       reason: Reason.NamespacesFailed,
       message: `Not synced: ${names.join(', ')}${more}`,
+    };
+  }
+  if (input.athenz && input.mode === 'Active') {
+    // Without ZMS nothing can be confirmed in sync, though every namespace read from the cache.
+    return {
+      type,
+      status: 'False',
+      reason: athenzReason(input.athenz),
+      message: `ZMS cannot be reached (${input.athenz.message}): bindings are kept as last synced, and only expired members are removed`,
     };
   }
   if (input.mode === 'DryRun') {

@@ -32,11 +32,14 @@ describe('syncing Athenz roles into namespaces', () => {
     await h.cluster.createNamespace('team-a', { 'test/mapping': 'sync-basic' });
 
     await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', []);
-    // The roles of a domain it has just created need no confirming read before they are created.
-    expect(h.zms.counters.count('GET /domain/{domain}/role/{role}')).toBe(0);
+    // Each role is read right before it is created, even in a domain just created: a PUT of a
+    // role someone made meanwhile would wipe its members.
+    expect(h.zms.counters.count('GET /domain/{domain}/role/{role}')).toBe(2);
     expect(h.zms.counters.count('PUT /domain/{domain}/role/{role}')).toBe(2);
     const domain = await h.admin.getDomain(`${PARENT}.team-a`);
-    expect(domain?.tags?.['athenz-rbac-operator.created-by']?.list).toEqual(['sync-basic']);
+    // The creator is this cluster (the kube-system namespace's uid) and this mapping.
+    const clusterId = (await h.cluster.core.readNamespace({ name: 'kube-system' })).metadata?.uid;
+    expect(domain?.tags?.['athenz-rbac-operator.created-by']?.list).toEqual([`${clusterId}:sync-basic`]);
     expect((await h.admin.getRole(`${PARENT}.team-a`, 'viewers')).roleMembers ?? []).toEqual([]);
 
     await h.admin.addMember(`${PARENT}.team-a`, 'viewers', 'user.alice');

@@ -18,6 +18,8 @@ interface FakeDomain {
 export class FakeZms implements ZmsClient {
   readonly domains = new Map<string, FakeDomain>();
   readonly calls: Array<{ call: ZmsCall; args: unknown[] }> = [];
+  readonly #changed = new Set<string>();
+  #generation = 0;
   #faults: Array<{ call: ZmsCall | '*'; error: () => Error; times: number }> = [];
   /** Runs before the answer of each call (after the fault check): a hook to change state mid-call. */
   beforeAnswer: ((call: ZmsCall, args: unknown[]) => void | Promise<void>) | undefined;
@@ -101,9 +103,22 @@ export class FakeZms implements ZmsClient {
     return this.domains.get(domain)?.groups.get(group);
   }
 
+  /** Reports `domain` as modified at the next change poll. */
+  markChanged(domain: string): this {
+    this.#changed.add(domain);
+    return this;
+  }
+
   async getModifiedDomains(etag?: string): Promise<ModifiedDomains> {
     await this.#enter('getModifiedDomains', [etag]);
-    return { etag: etag ?? '"0"' };
+    if (etag === undefined) {
+      this.#changed.clear();
+      return { etag: `"${++this.#generation}"`, domains: [...this.domains.keys()].map((name) => ({ name })) };
+    }
+    if (this.#changed.size === 0) return { etag };
+    const domains = [...this.#changed].map((name) => ({ name, modified: new Date() }));
+    this.#changed.clear();
+    return { etag: `"${++this.#generation}"`, domains };
   }
 
   async close() {}

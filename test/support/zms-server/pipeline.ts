@@ -75,7 +75,8 @@ async function handleZmsRequest(
     apiPath: routed.apiPath,
     route,
   });
-  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+  // Unref: a test that ends while a slow answer is pending must not wait for it.
+  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs).unref());
   if (outcome?.kind === 'reset') {
     deps.counters.record(route, 'reset');
     req.socket.destroy();
