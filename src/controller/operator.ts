@@ -293,7 +293,10 @@ export class Operator {
       // Like controller-runtime's GenerationChangedPredicate: a status or metadata-only update
       // (our own status writes among them) changes nothing any mapping depends on.
       const seen = `${obj.metadata?.generation ?? 0}/${Boolean(obj.metadata?.deletionTimestamp)}`;
-      if (this.#seenGenerations.get(name) === seen) return;
+      if (this.#seenGenerations.get(name) === seen) {
+        this.#log.debug('mapping update ignored: status or metadata only', { mapping: name });
+        return;
+      }
       this.#seenGenerations.set(name, seen);
     }
     // A spec change can move a conflict between mappings: look at all of them.

@@ -58,6 +58,13 @@ export class FakeApiServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /** Sends a watch event to every open watch of `path`. */
+  emit(path: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: unknown): void {
+    for (const [res, watched] of this.#watches) {
+      if (watched === path) res.write(`${JSON.stringify({ type, object })}\n`);
+    }
+  }
+
   /** Ends the open watches of `path`, as an API server restart would: clients reconnect. */
   dropWatches(path: string): void {
     for (const [res, watched] of this.#watches) if (watched === path) res.end();

@@ -79,6 +79,7 @@ async function start() {
     .addDomain('eks.users.team-a')
     .setRole('eks.users.team-a', 'viewers', ['user.jane']);
   const { log, entries } = captureLogger();
+  const metrics = createMetrics({ defaultMetrics: false });
   const operator = new Operator(
     kc,
     zms,
@@ -95,13 +96,13 @@ async function start() {
       defaultIntervalMs: 30_000,
     },
     log,
-    createMetrics({ defaultMetrics: false }),
+    metrics,
   );
   cleanup.push(async () => {
     await operator.stop(1_000);
     await api.stop();
   });
-  return { api, zms, operator, entries };
+  return { api, zms, operator, entries, metrics };
 }
 
 const deletes = (api: FakeApiServer) => api.writes.filter((w) => w.method === 'DELETE');
@@ -177,5 +178,51 @@ describe('Operator caches', () => {
     const applied = JSON.parse(t.api.writes.find((w) => w.path === BINDING_PATH)!.body);
     expect(applied.subjects).toEqual([]);
     expect(t.operator.cachesHealthy).toBe(true);
+  });
+
+  it('ignores status-only updates of a mapping (its own status writes among them)', async () => {
+    const t = await start();
+    await t.operator.startCaches();
+    t.operator.startWorkers();
+    await waitFor('the first status write', () => statusWrites(t.api).length > 0);
+    await waitFor(
+      'the queue to be idle',
+      () => t.operator.queue.depth === 0 && t.operator.queue.active === 0,
+    );
+    const adds = async () => (await t.metrics.queueAdds.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const before = await adds();
+
+    const statusOnly = {
+      ...mapping,
+      metadata: { ...mapping.metadata, resourceVersion: '30' },
+      status: { mode: 'Active' },
+    };
+    t.api.emit(MAPPINGS, 'MODIFIED', statusOnly);
+    await waitFor('the update to be seen and ignored', () =>
+      t.entries.some((e) => e.message === 'mapping update ignored: status or metadata only'),
+    );
+    expect(await adds()).toBe(before);
+
+    const specChange = {
+      ...mapping,
+      metadata: { ...mapping.metadata, resourceVersion: '31', generation: 2 },
+    };
+    t.api.emit(MAPPINGS, 'MODIFIED', specChange);
+    await waitFor('a spec change to enqueue the mapping', async () => (await adds()) > before);
+  });
+
+  it('abandons reconciles still running at the shutdown deadline instead of waiting for them', async () => {
+    const t = await start();
+    t.zms.beforeAnswer = (call) => (call === 'getRoles' ? new Promise<void>(() => undefined) : undefined);
+    await t.operator.startCaches();
+    t.operator.startWorkers();
+    await waitFor('a reconcile to hang on ZMS', () => t.zms.count('getRoles') > 0);
+    await t.operator.stop(200);
+    expect(t.entries).toContainEqual(
+      expect.objectContaining({
+        message: 'shutdown deadline passed; abandoning reconciles in flight',
+        active: 1,
+      }),
+    );
   });
 });
