@@ -106,6 +106,7 @@ export class ChangePoller {
       const result = await zms.getModifiedDomains(this.#etag);
       const recovered = this.#failure !== undefined;
       this.#failure = undefined;
+      cache.setUnreachable(undefined);
       this.#retryAfterMs = 0;
       this.#etag = result.etag;
       if (recovered) this.#resync('ZMS reachable again; resyncing everything');
@@ -127,6 +128,7 @@ export class ChangePoller {
       metrics.changePolls.inc({ result: 'error' });
       const wasHealthy = this.#failure === undefined;
       this.#failure = toFailure(err);
+      cache.setUnreachable(this.#failure.message);
       this.#retryAfterMs = err instanceof ZmsError ? (err.retryAfterMs ?? 0) : 0;
       log.warn('change poll failed', { error: String(err), retryAfterMs: this.#retryAfterMs || undefined });
       // Let every mapping report the outage now rather than at its next reconcile.

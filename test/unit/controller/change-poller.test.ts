@@ -46,6 +46,10 @@ describe('ChangePoller', () => {
     // The resync came due during the outage: the last good answer is still served.
     await t.cache.domain('eks.users.team-a');
     expect(t.zms.count('getRoles')).toBe(1);
+    // A miss fails at once while the poll fails, without a request that would only time out.
+    t.zms.addDomain('eks.users.team-new');
+    await expect(t.cache.domain('eks.users.team-new')).rejects.toThrow(/not sent: ZMS is unreachable/);
+    expect(t.zms.count('getRoles')).toBe(1);
 
     t.zms.heal();
     const resyncsBefore = t.events.resyncs;
