@@ -172,11 +172,22 @@ export class Operator {
           return ns && !toNamespaceInfo(ns).terminating ? ns.metadata?.uid : undefined;
         },
         clusterId: () => this.#namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid,
-        bindingsOf: (name) =>
-          this.#bindings
+        // Ours means an owner reference to this live mapping (its uid), never labels alone, and
+        // never in a namespace the operator excludes: such objects are not read, written or deleted.
+        bindingsOf: (name) => {
+          const uid = this.#mappings.get(name)?.metadata?.uid;
+          if (!uid) return [];
+          return this.#bindings
             .list()
-            .filter((rb) => mappingOf(rb) === name)
-            .map(toExistingRoleBinding),
+            .filter(
+              (rb) =>
+                !excluded.has(rb.metadata?.namespace ?? '') &&
+                (rb.metadata?.ownerReferences ?? []).some(
+                  (o) => o.uid === uid && o.kind === 'AthenzRoleMapping',
+                ),
+            )
+            .map(toExistingRoleBinding);
+        },
       },
       config: {
         allowedClusterRoles: new Set(config.allowedClusterRoles),

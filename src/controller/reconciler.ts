@@ -50,7 +50,7 @@ export interface ClusterView {
   namespaces(): NamespaceInfo[];
   /** The namespace's uid when it exists (and is not being deleted). */
   namespaceUid(name: string): string | undefined;
-  /** Managed RoleBindings of this mapping. */
+  /** RoleBindings this mapping owns (owner reference to its uid), outside excluded namespaces. */
   bindingsOf(mappingName: string): ExistingRoleBinding[];
   /** Identifies this cluster in the created-by tag of the Athenz domains it creates. */
   clusterId(): string | undefined;
@@ -95,6 +95,7 @@ interface WriteResult {
 }
 
 const WRITE_FAILED = 'RoleBindingWriteFailed';
+const NAME_TAKEN = 'BindingNameTaken';
 const pairKey = (namespace: string, athenzRole: string) => `${namespace}\u0000${athenzRole}`;
 
 export class MappingReconciler {
@@ -325,12 +326,25 @@ export class MappingReconciler {
         message: `${verb} RoleBinding ${ref.namespace}/${ref.name} failed: ${describeError(err)}`,
       });
     };
+    const owned = new Set(existing.map(bindingKey));
     await Promise.all(
       diff.apply.map((binding) =>
         limit(async () => {
+          const key = bindingKey(binding);
           try {
-            await kube.applyRoleBinding(binding);
-            written.add(bindingKey(binding));
+            // What this mapping does not own yet is created, never applied over: a same-named
+            // object someone else made is reported and left alone, not adopted.
+            if (owned.has(key)) await kube.applyRoleBinding(binding);
+            else if ((await kube.createRoleBinding(binding)) === 'taken') {
+              failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
+              failures.push({
+                namespace: binding.namespace,
+                reason: NAME_TAKEN,
+                message: `RoleBinding ${key} exists and was not created by this mapping: left as it is (delete or rename it to let the mapping bind ${binding.athenzDomain}:role.${binding.athenzRole})`,
+              });
+              return;
+            }
+            written.add(key);
           } catch (err) {
             failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
             fail(binding, 'apply', err);

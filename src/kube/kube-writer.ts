@@ -13,7 +13,11 @@ import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
  * idempotent: repeating it after a lost answer does no harm.
  */
 export interface KubeWriter {
+  /** Updates a binding this mapping owns (server-side apply, in place). */
   applyRoleBinding(binding: DesiredRoleBinding): Promise<void>;
+  /** Creates a binding; 'taken' when an object of that name exists that this mapping does not
+   * own (it is then left exactly as it is: the operator never adopts what it did not create). */
+  createRoleBinding(binding: DesiredRoleBinding): Promise<'created' | 'taken'>;
   /** Succeeds when the binding is already gone. With `uid`/`resourceVersion` in the ref, deletes
    * only that object at that version: a 409 means it changed since the cache saw it. */
   deleteRoleBinding(ref: BindingRef): Promise<void>;
@@ -58,6 +62,27 @@ export function createKubeWriter(
         },
         apply,
       );
+    },
+    async createRoleBinding(binding) {
+      try {
+        await rbac.createNamespacedRoleBinding({
+          namespace: binding.namespace,
+          body: roleBindingManifest(binding),
+          fieldManager,
+        });
+        return 'created';
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        // Ours after all (the cache had not seen it yet): update it like any other.
+        const found = await rbac.readNamespacedRoleBinding({
+          name: binding.name,
+          namespace: binding.namespace,
+        });
+        if (!(found.metadata?.ownerReferences ?? []).some((o) => o.uid === binding.mapping.uid))
+          return 'taken';
+        await this.applyRoleBinding(binding);
+        return 'created';
+      }
     },
     async deleteRoleBinding(ref) {
       const preconditions = {

@@ -123,3 +123,61 @@ describe('a RoleBinding the API server refuses', () => {
     await h.cluster.waitForCondition('refused', 'Ready', 'True', 'Synced', 30_000);
   });
 });
+
+describe('objects the operator does not own', () => {
+  it('never adopts a same-named binding, and never touches an excluded namespace whatever its labels', async () => {
+    const mapping = (await h.cluster.createMapping('owned', {
+      parentDomain: PARENT,
+      namespaceSelector: { matchLabels: { 'test/mapping': 'owned' } },
+      roles: [{ athenzRole: 'viewers', clusterRole: 'view' }],
+      syncInterval: '2s',
+    })) as { metadata: { uid: string } };
+    await h.admin.ensureDomain(`${PARENT}.taken`, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+    await h.admin.putRole(`${PARENT}.taken`, 'viewers', ['user.alice']);
+    await h.cluster.createNamespace('taken');
+    const handMade = (namespace: string, labelled: boolean): k8s.V1RoleBinding => ({
+      metadata: {
+        name: 'athenz.viewers.view',
+        namespace,
+        ...(labelled
+          ? {
+              labels: {
+                'app.kubernetes.io/managed-by': 'athenz-rbac-operator',
+                'rbac.athenz.io/mapping': 'owned',
+              },
+              annotations: { 'rbac.athenz.io/athenz-role': 'viewers' },
+              ownerReferences: [
+                {
+                  apiVersion: 'rbac.athenz.io/v1alpha1',
+                  kind: 'AthenzRoleMapping',
+                  name: 'owned',
+                  uid: mapping.metadata.uid,
+                },
+              ],
+            }
+          : {}),
+      },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'user.mallory' }],
+    });
+    await h.cluster.rbac.createNamespacedRoleBinding({ namespace: 'taken', body: handMade('taken', false) });
+    // Looks like the operator's own, owner reference included, but kube-system is excluded.
+    await h.cluster.rbac.createNamespacedRoleBinding({
+      namespace: 'kube-system',
+      body: handMade('kube-system', true),
+    });
+    await h.cluster.labelNamespace('taken', { 'test/mapping': 'owned' });
+
+    const reported = await waitFor('the taken name to be reported', async () => {
+      const m = await h.cluster.getMapping('owned');
+      return m?.status?.failures?.find((f) => f.namespace === 'taken' && f.reason === 'BindingNameTaken');
+    });
+    expect(reported.message).toContain('exists and was not created by this mapping');
+    const kept = await h.cluster.getRoleBinding('taken', 'athenz.viewers.view');
+    expect(kept?.subjects?.map((s) => s.name)).toEqual(['user.mallory']);
+    expect(kept?.metadata?.labels).toBeUndefined();
+    expect(kept?.metadata?.ownerReferences).toBeUndefined();
+    const system = await h.cluster.getRoleBinding('kube-system', 'athenz.viewers.view');
+    expect(system?.subjects?.map((s) => s.name)).toEqual(['user.mallory']);
+  });
+});

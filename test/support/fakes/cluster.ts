@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClusterView } from '../../../src/controller/reconciler.ts';
 import { type ExistingRoleBinding, roleBindingManifest } from '../../../src/core/bindings.ts';
-import { MAPPING_LABEL } from '../../../src/core/labels.ts';
 import { type Mapping, parseMappingSpec } from '../../../src/core/mapping.ts';
 import type { NamespaceInfo } from '../../../src/core/selection.ts';
 import type { MappingStatus } from '../../../src/core/status.ts';
@@ -88,14 +87,16 @@ export class FakeCluster {
         const ns = this.namespaces.get(name);
         return ns && !ns.terminating ? ns.uid : undefined;
       },
-      bindingsOf: (mappingName) =>
-        [...this.bindings.values()].filter((b) => b.labels[MAPPING_LABEL] === mappingName),
+      bindingsOf: (mappingName) => {
+        const uid = this.mappings.get(mappingName)?.uid;
+        return [...this.bindings.values()].filter((b) => uid !== undefined && b.ownerUids.includes(uid));
+      },
       clusterId: () => this.clusterUid,
     };
   }
 
   writer(): KubeWriter {
-    return {
+    const writer: KubeWriter = {
       applyRoleBinding: async (binding) => {
         const key = `${binding.namespace}/${binding.name}`;
         this.#check('apply', key);
@@ -113,6 +114,16 @@ export class FakeCluster {
           uid: before?.uid ?? randomUUID(),
           resourceVersion: String(this.#version++),
         });
+      },
+      createRoleBinding: async (binding) => {
+        const key = `${binding.namespace}/${binding.name}`;
+        const have = this.bindings.get(key);
+        if (have && !have.ownerUids.includes(binding.mapping.uid)) {
+          this.writes.push({ verb: 'create-refused', key });
+          return 'taken';
+        }
+        await writer.applyRoleBinding(binding);
+        return 'created';
       },
       deleteRoleBinding: async (ref) => {
         const key = `${ref.namespace}/${ref.name}`;
@@ -146,6 +157,7 @@ export class FakeCluster {
         this.events.push(event);
       },
     };
+    return writer;
   }
 
   /** A binding someone else made, as the API server would hold it. */

@@ -363,3 +363,47 @@ describe('MappingReconciler: Warnings are aggregated', () => {
     expect(t.cluster.statusOf('m1')?.namespaces?.failed).toBe(50);
   });
 });
+
+describe('MappingReconciler: objects it does not own', () => {
+  it('never adopts a same-named RoleBinding someone else made, and says so in status', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    const mapping = t.cluster.addMapping('m1', spec());
+    // Made by hand: the operator's name and roleRef, a subject of its own, no owner reference.
+    t.cluster.put({
+      namespace: 'team-a',
+      name: 'athenz.viewers.view',
+      labels: {},
+      annotations: {},
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'user.mallory' }],
+      ownerUids: [],
+    });
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.mallory']);
+    expect(t.cluster.binding(VIEW_KEY)?.ownerUids).toEqual([]);
+    expect(t.cluster.statusOf('m1')?.failures).toEqual([
+      expect.objectContaining({ namespace: 'team-a', reason: 'BindingNameTaken' }),
+    ]);
+    expect(t.cluster.condition('m1', 'Ready')).toMatchObject({ status: 'False' });
+    expect(mapping.uid).toBeTruthy();
+  });
+
+  it('leaves a binding that carries its labels but no owner reference to it', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    t.cluster.addMapping('m1', spec());
+    t.cluster.put({
+      namespace: 'team-a',
+      name: 'athenz.old.view',
+      labels: { 'app.kubernetes.io/managed-by': 'athenz-rbac-operator', 'rbac.athenz.io/mapping': 'm1' },
+      annotations: { 'rbac.athenz.io/athenz-role': 'old' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'user.kept' }],
+      ownerUids: [],
+    });
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, 'team-a/athenz.old.view')).toEqual(['user.kept']);
+    expect(t.cluster.writes.filter((w) => w.verb === 'delete')).toEqual([]);
+  });
+});
