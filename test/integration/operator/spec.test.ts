@@ -92,6 +92,17 @@ describe('the CRD refuses a malformed mapping with a message naming the problem'
       /spec\.roles\[0\]\.athenzRole: Invalid value/,
     ],
   ];
+  it('a name longer than a label value can be', async () => {
+    const err = (await h.cluster.createMapping('m'.repeat(64), { parentDomain: PARENT, roles: VIEWERS }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; body?: string };
+    expect(err?.code).toBe(422);
+    expect(String(err.body)).toMatch(
+      /the name must be at most 63 characters, since it is the value of the rbac.athenz.io\/mapping label/,
+    );
+  });
+
   it.each(cases)('%s', async (_title, spec, message) => {
     const attempt = h.cluster.custom.createClusterCustomObject({
       group: 'rbac.athenz.io',
