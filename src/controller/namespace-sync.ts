@@ -26,6 +26,8 @@ export interface NamespaceSyncInput {
   operatorPrincipal: string;
   /** Written in the created-by tag of a domain this call creates: who may delete it later. */
   creator: string;
+  /** Read Athenz only: no domain or role is created (a spec the operator may not act on fully). */
+  readOnly?: boolean;
   now: Date;
 }
 
@@ -69,9 +71,11 @@ export async function syncNamespace(
     const ensured = await ensureDomain(zms, cache, input, domain, athenzChanges);
     if ('failure' in ensured) return ensured.failure;
     const { snapshot, isNew } = ensured;
+    // Read-only over a missing domain: nobody is a member of anything there.
+    if (!snapshot.exists)
+      return { ok: true, namespace, domain, athenzChanges, bindings: [], expired: new Map(), skipped: [] };
     const planned = await planBindings(cache, input, domain, async (role) => {
-      const known = snapshot.exists ? snapshot.roles.get(role) : undefined;
-      return known ?? ensureRole(zms, cache, input, domain, role, isNew, athenzChanges);
+      return snapshot.roles.get(role) ?? ensureRole(zms, cache, input, domain, role, isNew, athenzChanges);
     });
     return { ok: true, namespace, domain, athenzChanges, ...planned };
   } catch (err) {
@@ -90,7 +94,7 @@ async function ensureDomain(
 ): Promise<{ snapshot: DomainSnapshot; isNew: boolean } | { failure: NamespaceOutcome }> {
   const { spec, namespace } = input;
   const snapshot = await cache.domain(domain);
-  if (snapshot.exists) return { snapshot, isNew: false };
+  if (snapshot.exists || input.readOnly) return { snapshot, isNew: false };
   if (!spec.domain.create) {
     return {
       failure: fail(
@@ -139,6 +143,7 @@ async function ensureRole(
     const found = await zms.getRole(domain, role);
     if (found) return found;
   }
+  if (input.readOnly) return undefined;
   athenzChanges.push({ action: 'CreateRole', namespace, target: `${domain}:role.${role}` });
   if (spec.dryRun) return undefined;
   await zms.putRole(domain, role, []);

@@ -3,8 +3,8 @@ import type { Logger } from 'winston';
 import {
   type DesiredRoleBinding,
   type ExistingRoleBinding,
+  keepOnly,
   type MappingRef,
-  withoutExpired,
 } from '../core/bindings.ts';
 import { Reason } from '../core/conditions.ts';
 import {
@@ -129,11 +129,10 @@ export class MappingReconciler {
     const now = this.#deps.clock();
     const base = { generation: mapping.generation, previous: mapping.status, now };
 
-    const invalid = this.#invalidSpec(mapping);
-    if (invalid || !mapping.spec) {
-      const spec = invalid ?? { reason: Reason.SpecInvalid, message: mapping.specError ?? 'invalid spec' };
-      await this.#writeStatus(mapping, computeStatus({ ...base, ...empty('Active'), invalidSpec: spec }));
-      this.#reporter.warnOnce(mapping, spec.reason, 'Validate', spec.message);
+    if (!mapping.spec) {
+      const invalid = { reason: Reason.SpecInvalid, message: mapping.specError ?? 'invalid spec' };
+      await this.#writeStatus(mapping, computeStatus({ ...base, ...empty('Active'), invalidSpec: invalid }));
+      this.#reporter.warnOnce(mapping, invalid.reason, 'Validate', invalid.message);
       return {};
     }
     const spec = mapping.spec;
@@ -141,9 +140,14 @@ export class MappingReconciler {
       await this.#writeStatus(mapping, computeStatus({ ...base, ...empty('Suspended'), selected: 0 }));
       return {};
     }
+    // A spec the operator may not act on fully (a ClusterRole outside the allowed list) freezes
+    // additions only: members removed from Athenz or expired still lose access.
+    const frozen = this.#invalidSpec(mapping);
+    if (frozen) this.#reporter.warnOnce(mapping, frozen.reason, 'Validate', frozen.message);
     // Under the mapping's own key, so it never races this mapping's sync of the same namespace.
-    const domainError = spec.dryRun ? undefined : await this.#deleteDomainsOfDeletedNamespaces(mapping, spec);
-    const result = await this.#sync(mapping, spec, now);
+    const domainError =
+      spec.dryRun || frozen ? undefined : await this.#deleteDomainsOfDeletedNamespaces(mapping, spec);
+    const result = await this.#sync(mapping, spec, now, frozen);
     if (domainError) throw domainError;
     return result;
   }
@@ -152,6 +156,7 @@ export class MappingReconciler {
     mapping: Mapping & { status?: Partial<MappingStatus> | undefined },
     spec: MappingSpec,
     now: Date,
+    frozen: { reason: string; message: string } | undefined,
   ) {
     const mode: Mode = spec.dryRun ? 'DryRun' : 'Active';
     const { cluster } = this.#deps;
@@ -159,17 +164,31 @@ export class MappingReconciler {
     const { conflicts, lost } = resolveConflicts(claim(mapping, spec, selected), this.#claims(mapping.name));
 
     // Gather: the Athenz side of every selected namespace.
-    const outcomes = await this.#syncNamespaces(mapping, spec, selected, lost, now);
+    const outcomes = await this.#syncNamespaces(mapping, spec, selected, lost, now, Boolean(frozen));
     const ok = outcomes.filter((o): o is Ok => o.ok);
     const failed = outcomes.filter((o): o is Failed => !o.ok);
 
     // Plan: what must change in Kubernetes.
     const existing = cluster.bindingsOf(mapping.name);
     const ref = { name: mapping.name, uid: mapping.uid };
-    const desired = [...ok.flatMap((o) => o.bindings), ...expiredDuringFailure(failed, existing, ref)];
+    const desired = [
+      ...(frozen ? onlyRemovals(ok, existing, ref) : ok.flatMap((o) => o.bindings)),
+      ...expiredDuringFailure(failed, existing, ref),
+    ];
     const winners = new Map(conflicts.map((c) => [pairKey(c.namespace, c.athenzRole), c.owner]));
     const awaiting = new Set<string>();
-    const diff = this.#diff(mapping, spec, selected, ok, failed, desired, existing, winners, awaiting);
+    const diff = this.#diff(
+      mapping,
+      spec,
+      selected,
+      ok,
+      failed,
+      desired,
+      existing,
+      winners,
+      awaiting,
+      !!frozen,
+    );
     this.#awaitWinner(mapping.name, awaiting);
 
     // Apply (not in a dry run), then report.
@@ -193,6 +212,7 @@ export class MappingReconciler {
       subjects: new Set(ok.flatMap((o) => o.bindings.flatMap((b) => b.subjects.map((s) => s.name)))).size,
       athenz: failed.find((f) => f.athenz)?.athenz ?? this.#deps.pollerFailure(),
       conflicts,
+      frozen,
       plannedChanges:
         mode === 'DryRun' ? [...ok.flatMap((o) => o.athenzChanges), ...plannedBindingChanges(diff)] : [],
       changed:
@@ -227,6 +247,7 @@ export class MappingReconciler {
     selected: string[],
     lost: (namespace: string, athenzRole: string) => boolean,
     now: Date,
+    readOnly: boolean,
   ): Promise<NamespaceOutcome[]> {
     const { config, cluster } = this.#deps;
     const limit = pLimit(config.namespaceConcurrency);
@@ -243,6 +264,7 @@ export class MappingReconciler {
             skipRoles: new Set(spec.roles.map((r) => r.athenzRole).filter((role) => lost(namespace, role))),
             operatorPrincipal: config.operatorPrincipal,
             creator,
+            readOnly,
             now,
           }),
         ),
@@ -267,6 +289,7 @@ export class MappingReconciler {
     existing: ExistingRoleBinding[],
     winners: ReadonlyMap<string, string>,
     awaiting: Set<string>,
+    frozen: boolean,
   ): BindingDiff {
     const failedNamespaces = new Set(failed.map((f) => f.namespace));
     const selectedSet = new Set(selected);
@@ -284,7 +307,7 @@ export class MappingReconciler {
       lastApplied: this.#lastApplied.get(mapping.name) ?? new Map(),
       expired,
       keep: (b) => {
-        if (failedNamespaces.has(b.namespace)) return true;
+        if (frozen || failedNamespaces.has(b.namespace)) return true;
         const winner = winnerOf(b);
         if (!winner || this.#hasBinding(winner, b)) return false;
         awaiting.add(b.namespace);
@@ -545,7 +568,7 @@ export class MappingReconciler {
     if (refused.length === 0) return undefined;
     return {
       reason: Reason.ClusterRoleNotAllowed,
-      message: `ClusterRole ${[...new Set(refused)].map((r) => JSON.stringify(r)).join(', ')} is not in the operator's allowed list (${[...allowed].join(', ')}); nothing is bound until the spec is fixed`,
+      message: `ClusterRole ${[...new Set(refused)].map((r) => JSON.stringify(r)).join(', ')} is not in the operator's allowed list (${[...allowed].join(', ')}); until the spec is fixed nothing is created or added for any role of this mapping, while members removed from Athenz or expired still lose access`,
     };
   }
 
@@ -613,7 +636,24 @@ function expiredDuringFailure(
     for (const b of existing) {
       if (b.namespace !== f.namespace) continue;
       const expired = f.expiredWhileFailing.get(b.name);
-      const trimmed = expired ? withoutExpired(b, expired, mapping) : undefined;
+      const trimmed = expired ? keepOnly(b, (subject) => !expired.has(subject), mapping) : undefined;
+      if (trimmed) out.push(trimmed);
+    }
+  }
+  return out;
+}
+
+/** While the spec is frozen: each existing binding of a mapped role keeps only the subjects that
+ * Athenz still grants for that role; nothing is created, added or deleted whole. */
+function onlyRemovals(ok: Ok[], existing: ExistingRoleBinding[], mapping: MappingRef): DesiredRoleBinding[] {
+  const out: DesiredRoleBinding[] = [];
+  for (const o of ok) {
+    for (const b of existing) {
+      if (b.namespace !== o.namespace) continue;
+      const wanted = o.bindings.find((d) => d.athenzRole === b.annotations[ATHENZ_ROLE_ANNOTATION]);
+      if (!wanted) continue;
+      const granted = new Set(wanted.subjects.map((s) => s.name));
+      const trimmed = keepOnly(b, (subject) => granted.has(subject), mapping);
       if (trimmed) out.push(trimmed);
     }
   }

@@ -111,20 +111,21 @@ export function subjectNames(binding: {
 }
 
 /**
- * While Athenz cannot answer for a namespace: the existing binding minus the subjects whose
- * membership has expired by the last good answer, or undefined when none of them is bound.
- * It only ever removes: an outage must not grant anything, and must not keep expired access.
+ * The existing binding with only the User subjects `keep` accepts, or undefined when that removes
+ * nobody. It only ever removes, for the cases where the operator must not grant anything but must
+ * still take access away: members expired by the last good answer while Athenz cannot answer,
+ * and members gone from Athenz while the spec cannot be acted on.
  */
-export function withoutExpired(
+export function keepOnly(
   existing: ExistingRoleBinding,
-  expired: ReadonlySet<string>,
+  keep: (subject: string) => boolean,
   mapping: MappingRef,
 ): DesiredRoleBinding | undefined {
   const athenzDomain = existing.annotations[ATHENZ_DOMAIN_ANNOTATION];
   const athenzRole = existing.annotations[ATHENZ_ROLE_ANNOTATION];
   if (!athenzDomain || !athenzRole || existing.roleRef.kind !== 'ClusterRole') return undefined;
   const users = existing.subjects.filter((s) => s.kind === 'User');
-  const kept = users.filter((s) => !expired.has(s.name));
+  const kept = users.filter((s) => keep(s.name));
   if (kept.length === users.length) return undefined;
   return {
     namespace: existing.namespace,

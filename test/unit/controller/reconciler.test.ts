@@ -407,3 +407,48 @@ describe('MappingReconciler: objects it does not own', () => {
     expect(t.cluster.writes.filter((w) => w.verb === 'delete')).toEqual([]);
   });
 });
+
+describe('MappingReconciler: a spec it may not act on fully', () => {
+  it('stops additions only: members removed in Athenz still lose access, and status says why', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane', 'user.joe']);
+    t.cluster.addMapping('m1', spec());
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.jane', 'user.joe']);
+
+    // A role bound to a ClusterRole outside the allowed list freezes the mapping...
+    t.cluster.updateSpec(
+      'm1',
+      spec({ roles: [...spec().roles, { athenzRole: 'root', clusterRole: 'cluster-admin' }] }),
+    );
+    t.cluster.addNamespace('team-b', { team: 'yes' });
+    // ...while Athenz moves on: joe leaves, bob arrives.
+    t.zms.setRole(`${PARENT}.team-a`, 'viewers', ['user.jane', 'user.bob']);
+    t.cache.invalidateAll();
+    await t.reconciler.reconcile('m1');
+
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.jane']);
+    expect(t.cluster.binding('team-a/athenz.root.cluster-admin')).toBeUndefined();
+    expect(t.cluster.binding('team-b/athenz.viewers.view')).toBeUndefined();
+    expect(t.zms.count('createSubdomain')).toBe(0);
+    expect(t.zms.count('putRole')).toBe(0);
+    expect(t.cluster.condition('m1', 'InvalidSpec')).toMatchObject({
+      status: 'True',
+      reason: 'ClusterRoleNotAllowed',
+      message: expect.stringContaining('"cluster-admin" is not in the operator\'s allowed list'),
+    });
+    expect(t.cluster.condition('m1', 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ClusterRoleNotAllowed',
+    });
+    expect(t.entries).toContainEqual(
+      expect.objectContaining({ message: 'access changed', principal: 'user.joe', reason: 'MemberRemoved' }),
+    );
+
+    // Fixed: everything resumes.
+    t.cluster.updateSpec('m1', spec());
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.bob', 'user.jane']);
+    expect(t.cluster.condition('m1', 'Ready')).toMatchObject({ status: 'True' });
+  });
+});
