@@ -164,12 +164,21 @@ function optionalCount(ctx: RequestContext, name: string): number | undefined {
   return value;
 }
 
-/** `If-Modified-Since` (RFC 1123) in epoch ms; a date that does not parse is a 400. */
+/**
+ * `If-Modified-Since` (RFC 1123) in epoch ms; a date that does not parse is a 400. An empty
+ * header is no filter: the official clients send the header on every list call, empty when
+ * the caller gave no date (`zms-cli list-domain`).
+ */
 function ifModifiedSince(ctx: RequestContext): number | undefined {
   const raw = header(ctx, 'if-modified-since');
-  if (raw === undefined) return undefined;
+  if (raw === undefined || raw === '') return undefined;
   const ms = Date.parse(raw);
-  if (Number.isNaN(ms)) throw badRequest(`${ctx.api}: Invalid If-Modified-Since header: ${raw}`);
+  // ZMS appends its date parser's message to its own without a space.
+  if (Number.isNaN(ms)) {
+    throw badRequest(
+      `${ctx.api}: If-Modified-Since header value must be valid RFC1123 dateUnparseable date: "${raw}"`,
+    );
+  }
   return ms;
 }
 
