@@ -58,6 +58,12 @@ describe('zms-cli: domains and subdomains', () => {
       `${domain}.a.x`,
       `${domain}.b`,
     ]);
+    // ZMS skips only up to a name it found: a skip that names no domain skips nothing.
+    expect((await athenz.cli.json('list-domain', '100', `${domain}.aa`, domain, '1')).names).toEqual([
+      domain,
+      `${domain}.a`,
+      `${domain}.b`,
+    ]);
   });
 
   it('show-domain prints the signed domain data: roles, members, the admin policy', async () => {

@@ -86,8 +86,9 @@ function getDomain(ctx: RequestContext) {
 /**
  * GET /domain: names in ascending order, filtered by `prefix` (raw string prefix), `depth`
  * (at most that many dots), `member`/`role`, `tagKey`/`tagValue` and `If-Modified-Since`
- * (strictly later); `skip` starts after a name and `limit` cuts the list, `next` naming the
- * last name returned.
+ * (strictly later). `skip` drops the names up to and including itself when it is one of the
+ * names found (ZMS ignores a `skip` that names no such domain); `limit` cuts the list, `next`
+ * naming the last name returned.
  */
 function getDomainList(ctx: RequestContext) {
   const limit = queryLimit(ctx);
@@ -101,23 +102,23 @@ function getDomainList(ctx: RequestContext) {
   const since = ifModifiedSince(ctx);
   const { store } = ctx.zms;
 
-  const names: string[] = [];
-  let next: string | undefined;
-  for (const name of store.namesFrom(skip !== undefined && skip > prefix ? skip : prefix)) {
+  let names: string[] = [];
+  for (const name of store.namesFrom(prefix)) {
     if (!name.startsWith(prefix)) break;
-    if (skip !== undefined && name <= skip) continue;
     if (depth !== undefined && domainDepth(name) > depth) continue;
     const domain = store.getDomain(name)!;
     if (since !== undefined && domain.modified <= since) continue;
     if (tagKey && !hasTag(domain.tags, tagKey, tagValue)) continue;
     if (member && !hasRoleMember(domain, member, role)) continue;
-    if (limit !== undefined && names.length === limit) {
-      next = names.at(-1);
-      break;
-    }
     names.push(name);
   }
-  return ok(next ? { names, next } : { names });
+  const skipped = skip === undefined ? -1 : names.indexOf(skip);
+  if (skipped >= 0) names = names.slice(skipped + 1);
+  if (limit !== undefined && names.length > limit) {
+    names = names.slice(0, limit);
+    return ok({ names, next: names.at(-1) });
+  }
+  return ok({ names });
 }
 
 /** DELETE /subdomain/{parent}/{name}: admins of the parent or of the subdomain may delete it. */
