@@ -1,7 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
+import { locateAthenzTools } from '../../support/athenz-tools.ts';
 import type { ClientCertificate } from '../../support/pki.ts';
 import { ATHENZ_ADMIN } from '../../support/zms-admin.ts';
 import { startZmsServer, type ZmsServer } from '../../support/zms-server/server.ts';
@@ -15,38 +15,6 @@ import { startZmsServer, type ZmsServer } from '../../support/zms-server/server.
 
 // biome-ignore lint/suspicious/noExplicitAny: tests inspect client output field by field.
 export type AnyJson = any;
-
-const REPO = resolve(import.meta.dirname, '../../..');
-const TOOLS = ['zms-cli', 'zms-go-client'];
-
-/**
- * The folder holding both binaries: $ATHENZ_TOOLS when it has them (`make test` sets it),
- * else whatever hack/athenz-tools.sh builds or finds in the cache. Never skips: no tools, no
- * pass.
- */
-export async function locateAthenzTools(): Promise<string> {
-  const given = process.env.ATHENZ_TOOLS;
-  if (given && TOOLS.every((tool) => existsSync(join(given, tool)))) return given;
-  const folder = await new Promise<string>((done, failed) => {
-    // The script prints its progress on stderr: let it through, a cold build takes minutes.
-    const child = spawn('bash', [join(REPO, 'hack/athenz-tools.sh')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ATHENZ_TOOLS: '' },
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk;
-    });
-    child.on('error', failed);
-    child.on('exit', (code) =>
-      code === 0 ? done(out.trim()) : failed(new Error(`hack/athenz-tools.sh exited with ${code}`)),
-    );
-  });
-  for (const tool of TOOLS) {
-    if (!existsSync(join(folder, tool))) throw new Error(`hack/athenz-tools.sh: no ${tool} in ${folder}`);
-  }
-  return folder;
-}
 
 export interface Run {
   exit: number;
