@@ -9,14 +9,17 @@
 //
 //	{"result": <the decoded answer>, "etag": "<ETag, for the calls that return one>"}
 //
-// A 304 prints "result": null. Each answer is checked with the client's own RDL validation
-// (Validate()), so a field of the wrong type or format fails here as it would in the client.
+// A 304 prints "result": null. Each answer is checked twice against ZMS's RDL schema, which
+// ships with the client: the body as the server sent it (rdl.Validate on the raw JSON: field
+// types, name patterns, timestamp formats, required fields) and the decoded value (the type's
+// own Validate()), so an answer the real ZMS could not have given fails here.
 // Exit codes: 0 success; 1 ZMS answered with an error, printed as
 // {"error": {"code": N, "message": "..."}}; 2 anything else (usage, transport, an answer
 // the client could not decode or that does not validate), on stderr.
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -24,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"reflect"
@@ -48,8 +52,10 @@ func main() {
 	if err != nil {
 		fail(err.Error())
 	}
-	client := zms.NewClient(*url, transport)
-	result, etag, err := run(&client, flag.Arg(0), flag.Args()[1:])
+	recorder := &bodyRecorder{next: transport}
+	client := zms.NewClient(*url, recorder)
+	command := flag.Arg(0)
+	result, etag, err := run(&client, command, flag.Args()[1:])
 	var zmsErr rdl.ResourceError
 	if errors.As(err, &zmsErr) {
 		print(map[string]any{"error": map[string]any{"code": zmsErr.Code, "message": zmsErr.Message}})
@@ -57,6 +63,11 @@ func main() {
 	}
 	if err != nil {
 		fail(err.Error())
+	}
+	if typeName := answerType(command, flag.Args()[1:]); typeName != "" && recorder.status == http.StatusOK {
+		if err := validateRaw(typeName, recorder.body); err != nil {
+			fail(err.Error())
+		}
 	}
 	if v, ok := result.(interface{ Validate() error }); ok && !isNil(result) {
 		if err := v.Validate(); err != nil {
@@ -168,6 +179,68 @@ func run(c *zms.ZMSClient, command string, args []string) (any, *string, error) 
 	return nil, nil, nil
 }
 
+// answerType names the RDL type of a command's 200 answer ("" when the schema does not
+// describe it: a metaonly SignedDomains carries only name, modified and enabled of each
+// DomainData, whose roles, policies, services and entities the schema requires; ZMS
+// answers so too, and the client decodes it).
+func answerType(command string, args []string) string {
+	if command == "get-signed-domains" && len(args) > 1 && args[1] == "true" {
+		return ""
+	}
+	return answerTypes[command]
+}
+
+var answerTypes = map[string]string{
+	"get-domain":            "Domain",
+	"get-domain-list":       "DomainList",
+	"post-top-level-domain": "Domain",
+	"post-subdomain":        "Domain",
+	"get-roles":             "Roles",
+	"get-role":              "Role",
+	"put-role":              "Role",
+	"get-membership":        "Membership",
+	"put-membership":        "Membership",
+	"get-group":             "Group",
+	"put-group":             "Group",
+	"put-policy":            "Policy",
+	"get-signed-domains":    "SignedDomains",
+	"get-jws-domain":        "JWSDomain",
+}
+
+// validateRaw checks an answer body, as sent, against an RDL type of ZMS's schema.
+func validateRaw(typeName string, body []byte) error {
+	var generic any
+	if err := json.Unmarshal(body, &generic); err != nil {
+		return fmt.Errorf("the answer is not JSON: %w", err)
+	}
+	if v := rdl.Validate(zms.ZMSSchema(), typeName, generic); !v.Valid {
+		return fmt.Errorf("the answer is not a valid %s: %s", typeName, v.Error)
+	}
+	return nil
+}
+
+// bodyRecorder keeps the last answer's status and body, which the client consumes itself.
+type bodyRecorder struct {
+	next   http.RoundTripper
+	status int
+	body   []byte
+}
+
+func (r *bodyRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.status, r.body = resp.StatusCode, body
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
 func jwsPayload(jws *zms.JWSDomain) (*zms.DomainData, error) {
 	if err := jws.Validate(); err != nil {
 		return nil, fmt.Errorf("the JWSDomain does not validate: %w", err)
@@ -175,6 +248,9 @@ func jwsPayload(jws *zms.JWSDomain) (*zms.DomainData, error) {
 	payload, err := base64.RawURLEncoding.DecodeString(jws.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("the JWS payload is not base64url: %w", err)
+	}
+	if err := validateRaw("DomainData", payload); err != nil {
+		return nil, fmt.Errorf("the JWS payload: %w", err)
 	}
 	var data zms.DomainData
 	if err := json.Unmarshal(payload, &data); err != nil {

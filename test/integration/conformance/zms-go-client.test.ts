@@ -4,9 +4,10 @@ import { type AnyJson, useAthenzClients } from './athenz-clients.ts';
 /**
  * The official Athenz Go client (github.com/AthenZ/athenz/clients/go/zms, through
  * test/conformance/zms-go-client) against the ZMS test server: first every call the operator
- * makes (src/zms/client.ts), then change detection as ZTS and the client use it. Each answer
- * was decoded into the client's RDL types and passed their Validate(), so a wrong field type
- * or timestamp format fails the call before any assertion here.
+ * makes (src/zms/client.ts), then change detection as ZTS and the client use it. Each 200
+ * answer was checked against ZMS's RDL schema as sent and decoded into the client's types, so
+ * a wrong field type, a missing required field or a bad timestamp fails the call before any
+ * assertion here.
  */
 
 jest.setTimeout(180_000);
