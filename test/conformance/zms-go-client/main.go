@@ -139,14 +139,7 @@ func run(c *zms.ZMSClient, command string, args []string) (any, *string, error) 
 		r, err := c.GetMembership(zms.DomainName(arg(0)), zms.EntityName(arg(1)), zms.MemberName(arg(2)), "")
 		return r, nil, err
 	case "put-membership": // domain role member [expiration, RFC 3339]
-		m := zms.Membership{MemberName: zms.MemberName(arg(2))}
-		if exp := optional(3); exp != "" {
-			t, err := rdl.TimestampParse(exp)
-			if err != nil {
-				fail(err.Error())
-			}
-			m.Expiration = &t
-		}
+		m := zms.Membership{MemberName: zms.MemberName(arg(2)), Expiration: timestampArg(optional(3))}
 		r, err := c.PutMembership(zms.DomainName(arg(0)), zms.EntityName(arg(1)), m.MemberName, auditRef, &yes, "", &m)
 		return r, nil, err
 	case "delete-membership": // domain role member
@@ -159,6 +152,20 @@ func run(c *zms.ZMSClient, command string, args []string) (any, *string, error) 
 		readBody(&group)
 		r, err := c.PutGroup(zms.DomainName(arg(0)), zms.EntityName(arg(1)), auditRef, &yes, "", &group)
 		return r, nil, err
+	case "get-groups": // domain: every group with its members
+		r, err := c.GetGroups(zms.DomainName(arg(0)), &yes, "", "")
+		return r, nil, err
+	case "delete-group": // domain group
+		return nil, nil, c.DeleteGroup(zms.DomainName(arg(0)), zms.EntityName(arg(1)), auditRef, "")
+	case "get-group-membership": // domain group member
+		r, err := c.GetGroupMembership(zms.DomainName(arg(0)), zms.EntityName(arg(1)), zms.GroupMemberName(arg(2)), "")
+		return r, nil, err
+	case "put-group-membership": // domain group member [expiration, RFC 3339]
+		m := zms.GroupMembership{MemberName: zms.GroupMemberName(arg(2)), Expiration: timestampArg(optional(3))}
+		r, err := c.PutGroupMembership(zms.DomainName(arg(0)), zms.EntityName(arg(1)), m.MemberName, auditRef, &yes, "", &m)
+		return r, nil, err
+	case "delete-group-membership": // domain group member
+		return nil, nil, c.DeleteGroupMembership(zms.DomainName(arg(0)), zms.EntityName(arg(1)), zms.GroupMemberName(arg(2)), auditRef, "")
 	case "put-policy": // domain policy, the Policy as JSON on stdin
 		var policy zms.Policy
 		readBody(&policy)
@@ -201,6 +208,9 @@ var answerTypes = map[string]string{
 	"get-membership":        "Membership",
 	"put-membership":        "Membership",
 	"get-group":             "Group",
+	"get-groups":            "Groups",
+	"get-group-membership":  "GroupMembership",
+	"put-group-membership":  "GroupMembership",
 	"put-group":             "Group",
 	"put-policy":            "Policy",
 	"get-signed-domains":    "SignedDomains",
@@ -287,6 +297,17 @@ func resourceNames(names []string) []zms.ResourceName {
 		out[i] = zms.ResourceName(n)
 	}
 	return out
+}
+
+func timestampArg(s string) *rdl.Timestamp {
+	if s == "" {
+		return nil
+	}
+	t, err := rdl.TimestampParse(s)
+	if err != nil {
+		fail(err.Error())
+	}
+	return &t
 }
 
 func int32Arg(s string) *int32 {

@@ -156,6 +156,45 @@ describe('Go client: the calls the operator makes', () => {
   });
 });
 
+describe('Go client: groups as an Athenz user manages them', () => {
+  it('PutGroupMembership with an expiration, GetGroupMembership, GetGroups, DeleteGroupMembership, DeleteGroup', async () => {
+    const domain = await freshDomain('gogroup');
+    await athenz.go.ok('put-group', [domain, 'devs'], {
+      name: 'devs',
+      groupMembers: [{ memberName: 'user.dev1' }],
+    });
+    const expiration = new Date(Date.now() + 3_600_000).toISOString();
+    const added = await athenz.go.ok('put-group-membership', [domain, 'devs', 'user.dev2', expiration]);
+    expect(added).toMatchObject({
+      memberName: 'user.dev2',
+      groupName: `${domain}:group.devs`,
+      isMember: true,
+      expiration,
+    });
+    expect(await athenz.go.ok('get-group-membership', [domain, 'devs', 'user.dev2'])).toMatchObject({
+      isMember: true,
+      expiration,
+    });
+    const groups = await athenz.go.ok('get-groups', [domain]);
+    expect(groups.list.map((g: AnyJson) => [g.name, memberNames(g.groupMembers)])).toEqual([
+      [`${domain}:group.devs`, ['user.dev1', 'user.dev2']],
+    ]);
+    // A group member is a user or a service, never another group.
+    const nested = await athenz.go.call('put-group-membership', [domain, 'devs', `${domain}:group.devs`]);
+    expect(nested.error?.code).toBe(400);
+
+    expect(await athenz.go.call('delete-group-membership', [domain, 'devs', 'user.dev2'])).toEqual({
+      result: null,
+    });
+    expect(await athenz.go.ok('get-group-membership', [domain, 'devs', 'user.dev2'])).toMatchObject({
+      isMember: false,
+    });
+    expect(await athenz.go.call('delete-group', [domain, 'devs'])).toEqual({ result: null });
+    expect(await athenz.go.ok('get-groups', [domain])).toEqual({ list: [] });
+    expect((await athenz.go.call('get-group', [domain, 'devs'])).error?.code).toBe(404);
+  });
+});
+
 describe('Go client: GetDomainList', () => {
   it('prefix and depth, and If-Modified-Since as an RFC 1123 date (empty when not given)', async () => {
     const domain = await freshDomain('golist');
