@@ -78,6 +78,10 @@ describe('Go client: the calls the operator makes', () => {
     expect(await athenz.go.call('get-role', [domain, 'nosuch'])).toEqual({
       error: { code: 404, message: `getRole: Role not found: '${domain}:role.nosuch'` },
     });
+    const missing = athenz.unique('gonoroles');
+    expect(await athenz.go.call('get-roles', [missing])).toEqual({
+      error: { code: 404, message: `getRoles: Domain not found: '${missing}'` },
+    });
   });
 
   it('GetRole with expand: group members replaced by the group, delegated members from the trust domain', async () => {
@@ -192,6 +196,10 @@ describe('Go client: groups as an Athenz user manages them', () => {
     expect(await athenz.go.call('delete-group', [domain, 'devs'])).toEqual({ result: null });
     expect(await athenz.go.ok('get-groups', [domain])).toEqual({ list: [] });
     expect((await athenz.go.call('get-group', [domain, 'devs'])).error?.code).toBe(404);
+    const missing = athenz.unique('gonogroups');
+    expect(await athenz.go.call('get-groups', [missing])).toEqual({
+      error: { code: 404, message: `Domain not found: '${missing}'` },
+    });
   });
 });
 

@@ -29,7 +29,7 @@ type GroupParams = { domain: string; group: string };
  */
 function getGroups(ctx: RequestContext) {
   const domain = ctx.zms.store.getDomain(ctx.params.domain!);
-  if (!domain) throw notFound(`getGroups: Domain not found: '${ctx.params.domain}'`);
+  if (!domain) throw notFound(`Domain not found: '${ctx.params.domain}'`);
   const withMembers = queryFlag(ctx, 'members');
   const tagKey = ctx.query.get('tagKey');
   const tagValue = ctx.query.get('tagValue');
