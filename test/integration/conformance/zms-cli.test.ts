@@ -171,6 +171,51 @@ describe('zms-cli: roles and members', () => {
   });
 });
 
+describe('zms-cli: who may remove a member', () => {
+  it('a member may leave a role (and a group) by itself; anyone else needs update rights', async () => {
+    const domain = await freshDomain('clileave');
+    await athenz.cli.ok('-d', domain, 'add-regular-role', 'readers', 'user.leaver', 'user.stays');
+    await athenz.cli.ok('-d', domain, 'add-group', 'devs', 'user.leaver', 'user.stays');
+    const leaver = await athenz.as('user.leaver');
+    expect(await leaver.cli.error('-d', domain, 'delete-member', 'readers', 'user.stays')).toEqual({
+      code: 403,
+      message: 'deleteMembership: principal is not authorized to delete members',
+    });
+    expect(await leaver.cli.error('-d', domain, 'add-member', 'readers', 'user.friend')).toEqual({
+      code: 403,
+      message: 'putMembership: principal is not authorized to add members',
+    });
+    expect(await leaver.cli.ok('-d', domain, 'delete-member', 'readers', 'user.leaver')).toContain(
+      '[Deleted from readers: user.leaver]',
+    );
+    expect(await leaver.cli.ok('-d', domain, 'delete-group-member', 'devs', 'user.leaver')).toContain(
+      '[Deleted from devs: user.leaver]',
+    );
+    expect(memberNames((await athenz.cli.json('-d', domain, 'show-role', 'readers')).roleMembers)).toEqual([
+      'user.stays',
+    ]);
+    expect(memberNames((await athenz.cli.json('-d', domain, 'show-group', 'devs')).groupMembers)).toEqual([
+      'user.stays',
+    ]);
+  });
+
+  it('the last admin stays, and a member that is not there is a 404', async () => {
+    const domain = await freshDomain('clilast');
+    expect(await athenz.cli.error('-d', domain, 'delete-member', 'admin', 'user.athenz_admin')).toEqual({
+      code: 403,
+      message: "deleteMembership: Cannot delete last member of 'admin' role",
+    });
+    expect(await athenz.cli.error('-d', domain, 'delete-member', 'admin', 'user.nobody')).toEqual({
+      code: 404,
+      message: 'deleteMembership: unable to delete role member: user.nobody from role: admin',
+    });
+    expect(await athenz.cli.error('-d', domain, 'delete-member', 'nosuchrole', 'user.nobody')).toEqual({
+      code: 404,
+      message: 'Invalid domain/role name specified',
+    });
+  });
+});
+
 describe('zms-cli: groups', () => {
   it('add-group, add-group-member, show-group, check-group-member, delete-group-member, list-group, delete-group', async () => {
     const domain = await freshDomain('cligroup');

@@ -1,6 +1,7 @@
+import { isAllowed } from './authz.ts';
 import { GroupMembershipBody } from './bodies.ts';
-import { badRequest, notFound, quotaExceeded } from './errors.ts';
-import { auditRef, authorize, checkMemberExists, classifyOrReject, domainForWrite } from './guards.ts';
+import { badRequest, forbidden, notFound, quotaExceeded } from './errors.ts';
+import { auditRef, checkMemberExists, classifyOrReject, domainForWrite } from './guards.ts';
 import {
   defineRoute,
   noContent,
@@ -42,14 +43,21 @@ function putGroupMembership(ctx: RequestContext) {
       `putGroupMembership: Group member ${memberName} is not valid: wildcards and groups cannot be group members`,
     );
   }
-  authorize(ctx, ['update', 'update_members'], fullGroupName(domainName, groupName), domainName);
+  const caller = ctx.principal.fullName;
+  const resource = fullGroupName(domainName, groupName);
+  if (
+    !['update', 'update_members'].some((action) =>
+      isAllowed(ctx.zms.store, caller, action, resource, domainName),
+    )
+  ) {
+    throw forbidden('putGroupMembership: principal is not authorized to add members');
+  }
   checkMemberExists(ctx, memberName, classified);
   const ref = auditRef(ctx, domain, group);
   const { store, quotas } = ctx.zms;
   if (!group.members.has(memberName) && group.members.size >= quotas.membersPerGroup) {
     throw quotaExceeded(ctx.api, 'group member', quotas.membersPerGroup, group.members.size);
   }
-  const caller = ctx.principal.fullName;
   const member = newMember(memberName, {
     requestPrincipal: caller,
     ...(ref ? { auditRef: ref } : {}),
@@ -59,23 +67,24 @@ function putGroupMembership(ctx: RequestContext) {
   return objectOrNoContent(ctx, () => groupMembershipJson(domainName, group, memberName, store.clock.now()));
 }
 
-/** DELETE /domain/{domain}/group/{group}/member/{member}. */
+/** DELETE /domain/{domain}/group/{group}/member/{member}: as for roles, the member itself may leave. */
 function deleteGroupMembership(ctx: RequestContext) {
   const { domain: domainName, group: groupName, member: memberName } = ctx.params as GroupMembershipParams;
   const domain = domainForWrite(ctx, domainName);
   const group = domain.groups.get(groupName);
   if (!group) throw notFound('Invalid domain/group name specified');
-  authorize(ctx, ['update', 'update_members'], fullGroupName(domainName, groupName), domainName);
+  const caller = ctx.principal.fullName;
+  const { store } = ctx.zms;
+  const resource = fullGroupName(domainName, groupName);
+  const allowed =
+    caller === memberName ||
+    ['update', 'update_members'].some((action) => isAllowed(store, caller, action, resource, domainName));
+  if (!allowed) throw forbidden('deleteGroupMembership: principal is not authorized to delete members');
   const ref = auditRef(ctx, domain, group);
   if (!group.members.has(memberName)) {
-    throw notFound(
-      `deleteGroupMembership: unable to delete group member: ${memberName} from group: ${groupName}`,
-    );
+    throw notFound(`unable to delete group member: ${memberName} from group: ${groupName}`);
   }
-  ctx.zms.store.removeGroupMember(domain, group, memberName, {
-    principal: ctx.principal.fullName,
-    auditRef: ref,
-  });
+  store.removeGroupMember(domain, group, memberName, { principal: caller, auditRef: ref });
   return noContent();
 }
 
