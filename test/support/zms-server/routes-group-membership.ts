@@ -1,7 +1,6 @@
-import { isAllowed } from './authz.ts';
 import { GroupMembershipBody } from './bodies.ts';
 import { badRequest, forbidden, notFound, quotaExceeded } from './errors.ts';
-import { auditRef, checkMemberExists, classifyOrReject, domainForWrite } from './guards.ts';
+import { auditRef, checkMemberExists, classifyOrReject, domainForWrite, mayUpdateMembers } from './guards.ts';
 import {
   defineRoute,
   noContent,
@@ -45,11 +44,7 @@ function putGroupMembership(ctx: RequestContext) {
   }
   const caller = ctx.principal.fullName;
   const resource = fullGroupName(domainName, groupName);
-  if (
-    !['update', 'update_members'].some((action) =>
-      isAllowed(ctx.zms.store, caller, action, resource, domainName),
-    )
-  ) {
+  if (!mayUpdateMembers(ctx, resource, domainName)) {
     throw forbidden('putGroupMembership: principal is not authorized to add members');
   }
   checkMemberExists(ctx, memberName, classified);
@@ -76,10 +71,8 @@ function deleteGroupMembership(ctx: RequestContext) {
   const caller = ctx.principal.fullName;
   const { store } = ctx.zms;
   const resource = fullGroupName(domainName, groupName);
-  const allowed =
-    caller === memberName ||
-    ['update', 'update_members'].some((action) => isAllowed(store, caller, action, resource, domainName));
-  if (!allowed) throw forbidden('deleteGroupMembership: principal is not authorized to delete members');
+  if (caller !== memberName && !mayUpdateMembers(ctx, resource, domainName))
+    throw forbidden('deleteGroupMembership: principal is not authorized to delete members');
   const ref = auditRef(ctx, domain, group);
   if (!group.members.has(memberName)) {
     throw notFound(`unable to delete group member: ${memberName} from group: ${groupName}`);

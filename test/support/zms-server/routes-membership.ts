@@ -1,7 +1,6 @@
-import { isAllowed } from './authz.ts';
 import { MembershipBody } from './bodies.ts';
 import { badRequest, forbidden, notFound, quotaExceeded } from './errors.ts';
-import { auditRef, checkMemberExists, classifyOrReject, domainForWrite } from './guards.ts';
+import { auditRef, checkMemberExists, classifyOrReject, domainForWrite, mayUpdateMembers } from './guards.ts';
 import {
   defineRoute,
   noContent,
@@ -43,9 +42,7 @@ function putMembership(ctx: RequestContext) {
   const resource = fullRoleName(domainName, roleName);
   const { store, quotas } = ctx.zms;
   const caller = ctx.principal.fullName;
-  const authorized = ['update', 'update_members'].some((action) =>
-    isAllowed(store, caller, action, resource, domainName),
-  );
+  const authorized = mayUpdateMembers(ctx, resource, domainName);
   if (!authorized && !role.selfServe)
     throw forbidden('putMembership: principal is not authorized to add members');
   checkMemberExists(ctx, memberName, classified);
@@ -81,10 +78,8 @@ function deleteMembership(ctx: RequestContext) {
   if (!role) throw notFound('Invalid domain/role name specified');
   const caller = ctx.principal.fullName;
   const { store } = ctx.zms;
-  const allowed =
-    caller === memberName ||
-    ['update', 'update_members'].some((action) => isAllowed(store, caller, action, resource, domainName));
-  if (!allowed) throw forbidden('deleteMembership: principal is not authorized to delete members');
+  if (caller !== memberName && !mayUpdateMembers(ctx, resource, domainName))
+    throw forbidden('deleteMembership: principal is not authorized to delete members');
   const ref = auditRef(ctx, domain, role);
   if (roleName === 'admin' && role.members.size === 1 && role.members.has(memberName)) {
     throw forbidden("deleteMembership: Cannot delete last member of 'admin' role");
