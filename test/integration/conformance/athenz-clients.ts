@@ -29,7 +29,11 @@ function run(bin: string, args: string[], stdin?: string): Promise<Run> {
       if (exit === -1) failed(error);
       else done({ exit, stdout, stderr });
     });
-    child.stdin?.end(stdin ?? '');
+    // A client that exits before reading its stdin (a usage error, a failed connection) makes
+    // the write fail with EPIPE; its exit status and output say what happened, so that error
+    // is not the outcome.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(stdin);
   });
 }
 
