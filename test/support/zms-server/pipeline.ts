@@ -6,6 +6,7 @@ import type { ActiveFault, FaultInjector } from './faults.ts';
 import { matchRoute, type Reply, type RouteMatch, type ZmsBackend } from './http.ts';
 import { type Principal, principalFromCommonName } from './names.ts';
 import { domainRoutes } from './routes-domains.ts';
+import { groupMembershipRoutes } from './routes-group-membership.ts';
 import { groupRoutes } from './routes-groups.ts';
 import { membershipRoutes } from './routes-membership.ts';
 import { policyRoutes } from './routes-policies.ts';
@@ -24,6 +25,7 @@ export const ROUTES = [
   ...roleRoutes,
   ...membershipRoutes,
   ...groupRoutes,
+  ...groupMembershipRoutes,
   ...policyRoutes,
   ...sysRoutes,
 ];
