@@ -624,7 +624,8 @@ export function creatorTag(clusterId: string | undefined, mappingName: string): 
   return clusterId ? `${clusterId}:${mappingName}` : mappingName;
 }
 
-/** For namespaces whose Athenz read failed: their bindings minus members expired since. */
+/** For namespaces whose Athenz read failed: their bindings minus members expired since, or with
+ * no subjects at all when ZMS verified their domain missing. */
 function expiredDuringFailure(
   failed: Failed[],
   existing: ExistingRoleBinding[],
@@ -632,11 +633,15 @@ function expiredDuringFailure(
 ): DesiredRoleBinding[] {
   const out: DesiredRoleBinding[] = [];
   for (const f of failed) {
-    if (!f.expiredWhileFailing) continue;
+    if (!f.expiredWhileFailing && !f.verifiedMissing) continue;
     for (const b of existing) {
       if (b.namespace !== f.namespace) continue;
-      const expired = f.expiredWhileFailing.get(b.name);
-      const trimmed = expired ? keepOnly(b, (subject) => !expired.has(subject), mapping) : undefined;
+      const expired = f.expiredWhileFailing?.get(b.name);
+      const trimmed = f.verifiedMissing
+        ? keepOnly(b, () => false, mapping)
+        : expired
+          ? keepOnly(b, (subject) => !expired.has(subject), mapping)
+          : undefined;
       if (trimmed) out.push(trimmed);
     }
   }

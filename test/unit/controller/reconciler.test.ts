@@ -452,3 +452,22 @@ describe('MappingReconciler: a spec it may not act on fully', () => {
     expect(t.cluster.condition('m1', 'Ready')).toMatchObject({ status: 'True' });
   });
 });
+
+describe('MappingReconciler: a domain ZMS verifies missing', () => {
+  it('is a valid answer: its bindings lose every subject, and status says why', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    t.cluster.addMapping('m1', spec({ domain: { create: false } }));
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.jane']);
+
+    t.zms.domains.delete(`${PARENT}.team-a`);
+    t.cache.invalidate(`${PARENT}.team-a`);
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual([]);
+    expect(t.cluster.statusOf('m1')?.failures).toEqual([
+      expect.objectContaining({ namespace: 'team-a', reason: 'DomainNotFound' }),
+    ]);
+    expect(t.zms.count('createSubdomain')).toBe(0);
+  });
+});
