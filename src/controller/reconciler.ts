@@ -4,7 +4,9 @@ import {
   type DesiredRoleBinding,
   type ExistingRoleBinding,
   keepOnly,
+  MAX_BINDING_BYTES,
   type MappingRef,
+  manifestBytes,
 } from '../core/bindings.ts';
 import { Reason } from '../core/conditions.ts';
 import {
@@ -96,6 +98,7 @@ interface WriteResult {
 
 const WRITE_FAILED = 'RoleBindingWriteFailed';
 const NAME_TAKEN = 'BindingNameTaken';
+const TOO_LARGE = 'BindingTooLarge';
 const pairKey = (namespace: string, athenzRole: string) => `${namespace}\u0000${athenzRole}`;
 
 export class MappingReconciler {
@@ -354,6 +357,18 @@ export class MappingReconciler {
       diff.apply.map((binding) =>
         limit(async () => {
           const key = bindingKey(binding);
+          const bytes = manifestBytes(binding);
+          if (bytes > MAX_BINDING_BYTES) {
+            // Refused before it is sent: the API server would refuse it anyway (413 or etcd's
+            // limit). What is bound now stays bound; nothing is split or cut silently.
+            failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
+            failures.push({
+              namespace: binding.namespace,
+              reason: TOO_LARGE,
+              message: `RoleBinding ${key} would hold ${binding.subjects.length} subjects (${bytes} bytes), over the ${MAX_BINDING_BYTES} bytes Kubernetes can store: left as it is`,
+            });
+            return;
+          }
           try {
             // What this mapping does not own yet is created, never applied over: a same-named
             // object someone else made is reported and left alone, not adopted.
