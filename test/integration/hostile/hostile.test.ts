@@ -262,3 +262,35 @@ describe('a namespace admin cannot make the operator grant more than declared', 
     expect(await h.cluster.subjectsOf('forged', 'athenz.viewers.view')).toEqual(['user.alice']);
   });
 });
+
+describe('faults an unlucky operator makes', () => {
+  it('two operators without leader election converge on the same bindings and then write nothing', async () => {
+    const second = await h.startOperator({ instance: 'second' });
+    try {
+      const m = await mapped('twice', ['user.alice']);
+      await m.select();
+      await h.cluster.waitForSubjects('twice', 'athenz.viewers.view', ['user.alice']);
+      await h.admin.addMember(m.domain, 'viewers', 'user.bob');
+      await h.admin.removeMember(m.domain, 'viewers', 'user.alice');
+      await h.cluster.waitForSubjects('twice', 'athenz.viewers.view', ['user.bob'], 20_000);
+      // Both have heard of the change once each has polled twice more with nothing new...
+      const quietPolls = (n: number) => {
+        const from = h.zms.counters.count('GET /sys/modified_domains', 304);
+        return waitFor(
+          `${n} more quiet polls`,
+          () => h.zms.counters.count('GET /sys/modified_domains', 304) >= from + n || undefined,
+        );
+      };
+      await quietPolls(6);
+      // ...and from then on neither writes (no tug of war between them).
+      const binding = () => h.cluster.getRoleBinding('twice', 'athenz.viewers.view');
+      const before = (await binding())?.metadata?.resourceVersion;
+      await quietPolls(6);
+      const after = await binding();
+      expect(after?.subjects?.map((s) => s.name)).toEqual(['user.bob']);
+      expect(after?.metadata?.resourceVersion).toBe(before);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
+});
