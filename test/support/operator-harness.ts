@@ -58,12 +58,12 @@ export const DEFAULT_OPERATOR_CONFIG: OperatorConfig = {
 
 export async function startHarness(): Promise<Harness> {
   const [plane, zms] = await Promise.all([
-    startControlPlane(),
+    // The CRD first, so that the garbage collector watches AthenzRoleMappings from its start.
+    startControlPlane({ beforeControllers: installCrd }),
     startZmsServer({ adminPrincipals: [ATHENZ_ADMIN] }),
   ]);
   const running: RunningOperator[] = [];
   try {
-    await installCrd(plane.kubeConfig);
     const cluster = new Cluster(plane.kubeConfig);
     await cluster.createNamespace(DEFAULT_OPERATOR_CONFIG.operatorNamespace);
     const adminCert = await zms.pki.issueClientCert(ATHENZ_ADMIN);
