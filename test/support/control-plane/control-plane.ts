@@ -141,8 +141,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     await options.beforeControllers?.(kubeConfig);
 
-    // Started once the API server answers: it gives up when the API server is not healthy
-    // within 10 s of its own start, which a busy machine can exceed.
+    // Started once the API server answers /healthz to it: kube-controller-manager polls that once
+    // a second (giving up after 10 s), and it fails for a while after the admin (system:masters,
+    // no RBAC check) is served: 403 until RBAC's bootstrap policy is loaded, then 500 until the
+    // rbac/bootstrap-roles post-start hook ends (about 2 s on a busy 2-core machine).
+    await waitUntilReady('kube-apiserver to authorize kube-controller-manager', processes, deadline, () =>
+      httpsOk(`${url}/healthz`, {
+        ca: certs.serving.caPem,
+        cert: certs.controllerManager.certPem,
+        key: certs.controllerManager.keyPem,
+      }),
+    );
     const kcmPort = await freePort();
     const kcmKubeconfig = file(
       'kube-controller-manager.kubeconfig',
@@ -182,7 +191,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
     await waitUntilReady('kube-controller-manager to be healthy', processes, deadline, () =>
-      httpsOk(`https://127.0.0.1:${kcmPort}/healthz`, certs.serving.caPem),
+      httpsOk(`https://127.0.0.1:${kcmPort}/healthz`, { ca: certs.serving.caPem }),
     );
     // The last of its start-up work to show: the aggregated roles get their rules.
     await waitUntilReady('the aggregated ClusterRoles to get their rules', processes, deadline, async () => {
@@ -245,10 +254,10 @@ async function waitUntilReady(
   }
 }
 
-/** True when `url` answers 200, over TLS verified with `caPem`. */
-function httpsOk(url: string, caPem: string): Promise<boolean> {
+/** True when `url` answers 200, over TLS verified with `tls.ca` (and a client certificate). */
+function httpsOk(url: string, tls: { ca: string; cert?: string; key?: string }): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: caPem, timeout: 5_000 }, (res) => {
+    const req = request(url, { ...tls, timeout: 5_000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });
