@@ -6,6 +6,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 NODE := node --disable-warning=ExperimentalWarning
 ASSETS = $$(bash hack/envtest.sh)
+ATHENZ_TOOLS_DIR = $$(bash hack/athenz-tools.sh)
 
 .PHONY: help
 help: ## List the targets
@@ -29,10 +30,14 @@ lint: deps ## Biome (lint + format check) and the TypeScript type check
 envtest: ## Build or reuse etcd, kube-apiserver, kube-controller-manager, kubectl and helm; print their folder
 	@bash hack/envtest.sh
 
+.PHONY: athenz-tools
+athenz-tools: ## Build or reuse the official Athenz clients (zms-cli, zms-go-client); print their folder
+	@bash hack/athenz-tools.sh
+
 .PHONY: test
 test: deps ## Lint, then every test (unit + integration on a real control plane and ZMS server)
 	npm run lint
-	KUBEBUILDER_ASSETS=$(ASSETS) npm test
+	KUBEBUILDER_ASSETS=$(ASSETS) ATHENZ_TOOLS=$(ATHENZ_TOOLS_DIR) npm test
 
 .PHONY: test-unit
 test-unit: deps ## Unit tests of the pure core only (no servers)
@@ -40,7 +45,7 @@ test-unit: deps ## Unit tests of the pure core only (no servers)
 
 .PHONY: test-integration
 test-integration: deps ## Integration tests only
-	KUBEBUILDER_ASSETS=$(ASSETS) npm run test:integration
+	KUBEBUILDER_ASSETS=$(ASSETS) ATHENZ_TOOLS=$(ATHENZ_TOOLS_DIR) npm run test:integration
 
 .PHONY: control-plane
 control-plane: deps ## Start a test control plane in the foreground (Ctrl-C stops it)

@@ -10,15 +10,16 @@
  *   node hack/sandbox.ts [--dir .cache/sandbox] [--zms-port 4443] [--fresh] [--no-operator]
  *                        [--smoke] [--ready-timeout 120]
  *
- * --smoke (CI) runs the guide's own command strings through a shell (add a member with curl,
- * wait for the subject, remove it, wait for it to go), prints the timings, then stops and
- * exits 0, or non-zero on any failure.
+ * --smoke (CI) runs the guide's own command strings through a shell: the zms-cli ones (add a
+ * member, wait for the subject, remove it, wait for it to go, add it temporarily), then the
+ * curl ones likewise; prints the timings, then stops and exits 0, or non-zero on any failure.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
+import { locateAthenzTools } from '../test/support/athenz-tools.ts';
 import { Cluster, installCrd } from '../test/support/cluster-fixtures.ts';
 import { type ControlPlane, startControlPlane } from '../test/support/control-plane/control-plane.ts';
 import { WaitAborted, waitFor } from '../test/support/wait.ts';
@@ -179,15 +180,18 @@ async function main(): Promise<void> {
   if (args.fresh) rmSync(files.state, { recursive: true, force: true });
 
   say('Starting a control plane (etcd, kube-apiserver, kube-controller-manager) and the ZMS test server...');
-  const [plane, zms] = await Promise.allSettled([
+  const [plane, zms, tools] = await Promise.allSettled([
     // The CRD before the controllers, so that the garbage collector watches mappings at once.
     startControlPlane({ beforeControllers: installCrd }),
     startZms({ preferredPort: zmsPort, certDir: files.certs, stateDir: files.state }),
+    // zms-cli, for the guide (built on first use, then taken from the cache).
+    locateAthenzTools(),
   ]);
   if (plane.status === 'fulfilled') running.plane = plane.value;
   if (zms.status === 'fulfilled') running.zms = zms.value;
   if (plane.status === 'rejected') throw plane.reason;
   if (zms.status === 'rejected') throw zms.reason;
+  if (tools.status === 'rejected') throw tools.reason;
   const cp = plane.value;
   const athenz = zms.value;
   if (zmsPort !== 0 && athenz.server.port !== zmsPort) {
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
   const guideInput: GuideInput = {
     kubeconfigPath: files.kubeconfig,
     assetsDir: cp.assetsDir,
+    athenzToolsDir: tools.value,
     zmsUrl: athenz.server.url,
     zmsAdminUrl: athenz.server.adminUrl,
     adminCertPath: athenz.adminCert.certPath,
@@ -211,6 +216,8 @@ async function main(): Promise<void> {
     caPath: athenz.caPath,
     parentDomain: PARENT,
     envFile: files.env,
+    // A whole second, so that the date reads well in the guide.
+    temporaryUntil: new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000),
   };
   writeFileSync(files.env, envFileText(guideInput, athenz.operatorCert, OPERATOR_NAMESPACE));
 
@@ -265,7 +272,7 @@ async function main(): Promise<void> {
   say('');
 
   if (args.smoke) {
-    await smoke(cluster, guide, operator, readyAt);
+    await smoke(cluster, guide, operator, readyAt, guideInput.temporaryUntil.toISOString());
     await shutdown(0);
   }
   say('Press Ctrl-C to stop the sandbox.');
@@ -349,7 +356,14 @@ async function demoSubjects(cluster: Cluster): Promise<string[] | undefined> {
   return binding ? (binding.subjects ?? []).map((s) => s.name) : undefined;
 }
 
-async function smoke(cluster: Cluster, guide: Guide, operator: OperatorProcess, readyAt: number) {
+async function smoke(
+  cluster: Cluster,
+  guide: Guide,
+  operator: OperatorProcess,
+  readyAt: number,
+  /** How ZMS shows the guide's temporary membership's end (milliseconds included). */
+  guideExpiration: string,
+) {
   say('Smoke test: running the guide...');
   const step = async (command: string) => {
     say(`$ ${command}`);
@@ -372,14 +386,31 @@ async function smoke(cluster: Cluster, guide: Guide, operator: OperatorProcess, 
   };
 
   await step(guide.getMappings);
-  await step(guide.addMember);
-  const addMs = await waitSubject(true);
-  const shown = await step(guide.getBindings);
-  if (!shown.includes(DEMO_MEMBER)) throw new Error(`"${guide.getBindings}" does not show ${DEMO_MEMBER}`);
-  await step(guide.removeMember);
-  const removeMs = await waitSubject(false);
-  const after = await step(guide.getBindings);
-  if (after.includes(DEMO_MEMBER)) throw new Error(`"${guide.getBindings}" still shows ${DEMO_MEMBER}`);
+  // The Athenz way first, then the same through the REST API: every printed command runs.
+  const timings: string[] = [];
+  for (const [how, commands] of [
+    ['zms-cli', guide.zmsCli],
+    ['curl', guide.curl],
+  ] as const) {
+    await step(commands.addMember);
+    const addMs = await waitSubject(true);
+    const shown = await step(guide.getBindings);
+    if (!shown.includes(DEMO_MEMBER)) throw new Error(`"${guide.getBindings}" does not show ${DEMO_MEMBER}`);
+    await step(commands.removeMember);
+    const removeMs = await waitSubject(false);
+    const after = await step(guide.getBindings);
+    if (after.includes(DEMO_MEMBER)) throw new Error(`"${guide.getBindings}" still shows ${DEMO_MEMBER}`);
+    await step(commands.addTemporaryMember);
+    await waitSubject(true);
+    const role = await step(commands.showRole);
+    if (!role.includes(guideExpiration))
+      throw new Error(`"${commands.showRole}" shows no expiration ${guideExpiration}`);
+    await step(commands.removeMember);
+    await waitSubject(false);
+    timings.push(
+      `${how}: member added -> RoleBinding ${(addMs / 1000).toFixed(2)} s; removed -> RoleBinding ${(removeMs / 1000).toFixed(2)} s`,
+    );
+  }
   await waitFor(
     `the operator log to record adding and removing ${DEMO_MEMBER}`,
     () => {
@@ -392,7 +423,7 @@ async function smoke(cluster: Cluster, guide: Guide, operator: OperatorProcess, 
   );
   say(
     `smoke test passed: first mapping Ready ${((readyAt - startedAt) / 1000).toFixed(1)} s after start; ` +
-      `member added -> RoleBinding ${(addMs / 1000).toFixed(2)} s; removed -> RoleBinding ${(removeMs / 1000).toFixed(2)} s; total ${elapsed()}`,
+      `${timings.join('; ')}; total ${elapsed()}`,
   );
 }
 

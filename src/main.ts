@@ -127,8 +127,13 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+// Workers start only on caches that have listed successfully: acting on a cache whose first list
+// failed would read "no namespaces" and remove every binding (readiness stays false meanwhile).
 await operator.startCaches();
-if (elector) {
+if (shuttingDown) {
+  // SIGTERM arrived while the caches were still listing: shutdown() exits.
+} else if (elector) {
+  log.info('caches synced; waiting for leadership');
   await elector.run({
     onStartedLeading: () => {
       log.info('became leader; reconciling');
@@ -142,5 +147,6 @@ if (elector) {
     },
   });
 } else {
+  log.info('caches synced; reconciling');
   operator.startWorkers();
 }

@@ -9,6 +9,8 @@ export const DEMO_MEMBER = 'user.jane';
 export interface GuideInput {
   kubeconfigPath: string;
   assetsDir: string;
+  /** The folder of `zms-cli` (hack/athenz-tools.sh). */
+  athenzToolsDir: string;
   zmsUrl: string;
   zmsAdminUrl: string | undefined;
   adminCertPath: string;
@@ -16,16 +18,25 @@ export interface GuideInput {
   caPath: string;
   parentDomain: string;
   envFile: string;
+  /** When the guide's temporary membership ends (an hour after the sandbox started). */
+  temporaryUntil: Date;
   operator?: { logPath: string; metricsUrl: string; healthUrl: string; pid: number } | undefined;
+}
+
+/** One way of changing the demo role: the Athenz way (zms-cli), or its REST API with curl. */
+export interface MembershipCommands {
+  addMember: string;
+  addTemporaryMember: string;
+  removeMember: string;
+  showRole: string;
 }
 
 export interface Guide {
   exports: string[];
   getMappings: string;
-  addMember: string;
   getBindings: string;
-  removeMember: string;
-  showRole: string;
+  zmsCli: MembershipCommands;
+  curl: MembershipCommands;
 }
 
 /** Single-quotes a word for a POSIX shell when it needs it. */
@@ -35,37 +46,66 @@ export function shellQuote(word: string): string {
 
 export function guideCommands(input: GuideInput): Guide {
   const q = shellQuote;
-  const curl = `curl -sS --fail-with-body --cert ${q(input.adminCertPath)} --key ${q(input.adminKeyPath)} --cacert ${q(input.caPath)}`;
   const domain = `${input.parentDomain}.${DEMO_NAMESPACE}`;
-  const member = `${input.zmsUrl}/domain/${domain}/role/${DEMO_ROLE}/member/${DEMO_MEMBER}`;
+  // The format zms-cli documents (yyyy-mm-ddThh:mm:ss.msecZ), which is also how ZMS writes dates.
+  const until = input.temporaryUntil.toISOString();
+  const zmsCli =
+    `zms-cli -i user.athenz_admin -z ${input.zmsUrl} -cert ${q(input.adminCertPath)} ` +
+    `-key ${q(input.adminKeyPath)} -c ${q(input.caPath)} -d ${domain}`;
+  const curl = `curl -sS --fail-with-body --cert ${q(input.adminCertPath)} --key ${q(input.adminKeyPath)} --cacert ${q(input.caPath)}`;
+  const role = `${input.zmsUrl}/domain/${domain}/role/${DEMO_ROLE}`;
+  const putMember = (body: string) =>
+    `${curl} -X PUT -H 'Content-Type: application/json' -d '${body}' ${role}/member/${DEMO_MEMBER}`;
   return {
-    exports: [`export KUBECONFIG=${q(input.kubeconfigPath)}`, `export PATH=${q(input.assetsDir)}:$PATH`],
+    exports: [
+      `export KUBECONFIG=${q(input.kubeconfigPath)}`,
+      `export PATH=${q(input.assetsDir)}:${q(input.athenzToolsDir)}:$PATH`,
+    ],
     getMappings: 'kubectl get arm',
-    addMember: `${curl} -X PUT -H 'Content-Type: application/json' -d '{"memberName":"${DEMO_MEMBER}"}' ${member}`,
     getBindings: `kubectl get rolebinding -n ${DEMO_NAMESPACE} -o wide`,
-    removeMember: `${curl} -X DELETE ${member}`,
-    showRole: `${curl} ${input.zmsUrl}/domain/${domain}/role/${DEMO_ROLE}`,
+    zmsCli: {
+      addMember: `${zmsCli} add-member ${DEMO_ROLE} ${DEMO_MEMBER}`,
+      addTemporaryMember: `${zmsCli} add-temporary-member ${DEMO_ROLE} ${DEMO_MEMBER} ${until}`,
+      removeMember: `${zmsCli} delete-member ${DEMO_ROLE} ${DEMO_MEMBER}`,
+      showRole: `${zmsCli} show-role ${DEMO_ROLE}`,
+    },
+    curl: {
+      addMember: putMember(`{"memberName":"${DEMO_MEMBER}"}`),
+      addTemporaryMember: putMember(`{"memberName":"${DEMO_MEMBER}","expiration":"${until}"}`),
+      removeMember: `${curl} -X DELETE ${role}/member/${DEMO_MEMBER}`,
+      showRole: `${curl} ${role}`,
+    },
   };
 }
 
 export function renderGuide(input: GuideInput, guide: Guide): string {
   const domain = `${input.parentDomain}.${DEMO_NAMESPACE}`;
+  const { zmsCli, curl } = guide;
   const lines = [
-    'Point kubectl at the sandbox:',
+    'Point kubectl and zms-cli at the sandbox:',
     ...guide.exports.map((l) => `  ${l}`),
     `  ${guide.getMappings}`,
     '',
     `Give ${DEMO_MEMBER} view access to namespace ${DEMO_NAMESPACE} through Athenz (${domain}:role.${DEMO_ROLE}):`,
-    `  ${guide.addMember}`,
+    `  ${zmsCli.addMember}`,
     '',
     `Watch it arrive in the RoleBinding (within the mapping's syncInterval):`,
     `  ${guide.getBindings}`,
     '',
     'Take it away again:',
-    `  ${guide.removeMember}`,
+    `  ${zmsCli.removeMember}`,
+    '',
+    `Or give it only until ${input.temporaryUntil.toISOString()} (the operator drops it when it expires):`,
+    `  ${zmsCli.addTemporaryMember}`,
     '',
     'The role as ZMS sees it:',
-    `  ${guide.showRole}`,
+    `  ${zmsCli.showRole}`,
+    '',
+    'The same through the ZMS REST API with curl (add, add until, remove, show):',
+    `  ${curl.addMember}`,
+    `  ${curl.addTemporaryMember}`,
+    `  ${curl.removeMember}`,
+    `  ${curl.showRole}`,
     '',
   ];
   if (input.operator) {

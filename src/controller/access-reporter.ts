@@ -1,6 +1,7 @@
 import type { Logger } from 'winston';
 import type { DesiredRoleBinding } from '../core/bindings.ts';
 import type { SubjectChange } from '../core/diff.ts';
+import type { NamespaceFailure } from '../core/status.ts';
 import type { SkippedMember } from '../core/subjects.ts';
 import { describeError } from '../kube/api-error.ts';
 import type { KubeWriter, MappingEvent } from '../kube/kube-writer.ts';
@@ -9,29 +10,41 @@ import type { Metrics } from '../runtime/metrics.ts';
 /**
  * The audit trail: one JSON log line per subject added or removed (principal, namespace,
  * RoleBinding, Athenz domain and role, reason), one Event on the mapping per changed binding,
- * and Warning Events for failures and skipped members. Warnings repeat at most once per
- * `repeatAfterMs` for the same text, so a lasting outage does not flood the Events API.
- * Events are best effort: a failure to record one is logged, never retried.
+ * and Warning Events for failures and skipped members.
+ *
+ * Warnings are aggregated: one per mapping and reason, naming the first few namespaces or
+ * members and the count, repeated at most once per `repeatAfterMs`; so 1,000 failing namespaces
+ * are one Event, not 1,000. Events are best effort and bounded: at most `maxPendingEvents` wait
+ * to be sent; beyond that they are dropped and counted. A failure to record one is logged.
  */
+export interface AccessReporterOptions {
+  repeatAfterMs?: number;
+  maxPendingEvents?: number;
+}
+
+type MappingLike = { name: string; uid: string };
+
+const LISTED = 5;
+
 export class AccessReporter {
   readonly #kube: KubeWriter;
   readonly #log: Logger;
   readonly #metrics: Metrics;
-  readonly #warned = new Map<string, number>();
+  /** When each (mapping uid, reason) warning was last emitted. */
+  readonly #warned = new Map<string, { at: number; mapping: string }>();
   readonly #repeatAfterMs: number;
+  readonly #maxPending: number;
+  #pending = 0;
 
-  constructor(kube: KubeWriter, log: Logger, metrics: Metrics, repeatAfterMs = 10 * 60_000) {
+  constructor(kube: KubeWriter, log: Logger, metrics: Metrics, options: AccessReporterOptions = {}) {
     this.#kube = kube;
     this.#log = log;
     this.#metrics = metrics;
-    this.#repeatAfterMs = repeatAfterMs;
+    this.#repeatAfterMs = options.repeatAfterMs ?? 10 * 60_000;
+    this.#maxPending = options.maxPendingEvents ?? 100;
   }
 
-  accessChanged(
-    mapping: { name: string; uid: string },
-    changes: SubjectChange[],
-    applied: DesiredRoleBinding[],
-  ) {
+  accessChanged(mapping: MappingLike, changes: SubjectChange[], applied: DesiredRoleBinding[]) {
     for (const c of changes) {
       this.#log.info('access changed', {
         mapping: mapping.name,
@@ -78,38 +91,77 @@ export class AccessReporter {
     }
   }
 
+  /** One Warning per mapping for every member that has no RBAC equivalent. */
   skippedMembers(
-    mapping: { name: string; uid: string },
-    namespace: string,
-    skipped: Array<SkippedMember & { athenzRole: string }>,
+    mapping: MappingLike,
+    skipped: Array<SkippedMember & { athenzRole: string; namespace: string }>,
   ) {
-    for (const s of skipped) {
-      this.warnOnce(
-        mapping,
-        'MemberSkipped',
-        'Sync',
-        `${namespace}: Athenz member ${s.member} of role ${s.athenzRole} has no RBAC equivalent (${s.reason}); not bound`,
-      );
+    if (skipped.length === 0) return;
+    const listed = skipped
+      .slice(0, LISTED)
+      .map((s) => `${s.namespace}: member ${s.member} of role ${s.athenzRole} (${s.reason})`);
+    const more = skipped.length > LISTED ? ` and ${skipped.length - LISTED} more` : '';
+    this.warnOnce(
+      mapping,
+      'MemberSkipped',
+      'Sync',
+      `${skipped.length} Athenz members have no RBAC equivalent and are not bound: ${listed.join('; ')}${more}`,
+    );
+  }
+
+  /** One Warning per mapping and failure reason, however many namespaces share it. */
+  namespacesFailed(mapping: MappingLike, failures: NamespaceFailure[]) {
+    const byReason = new Map<string, NamespaceFailure[]>();
+    for (const f of failures) byReason.set(f.reason, [...(byReason.get(f.reason) ?? []), f]);
+    for (const [reason, list] of byReason) {
+      const listed = list.slice(0, LISTED).map((f) => `${f.namespace}: ${f.message}`);
+      const more = list.length > LISTED ? ` and ${list.length - LISTED} more` : '';
+      const note =
+        list.length === 1 ? listed[0]! : `${list.length} namespaces failed: ${listed.join('; ')}${more}`;
+      this.warnOnce(mapping, reason, 'Sync', note);
     }
   }
 
-  warnOnce(mapping: { name: string; uid: string }, reason: string, action: string, note: string) {
-    const key = `${mapping.uid}\u0000${reason}\u0000${note}`;
+  warnOnce(mapping: MappingLike, reason: string, action: string, note: string) {
+    const key = `${mapping.uid}\u0000${reason}`;
     const now = Date.now();
     const last = this.#warned.get(key);
-    if (last !== undefined && now - last < this.#repeatAfterMs) return;
-    this.#warned.set(key, now);
+    if (last !== undefined && now - last.at < this.#repeatAfterMs) return;
+    this.#warned.set(key, { at: now, mapping: mapping.name });
     this.#log.warn(note, { mapping: mapping.name, reason });
     this.#emit({ mapping, type: 'Warning', reason, action, note });
   }
 
+  normal(mapping: MappingLike, reason: string, action: string, note: string) {
+    this.#emit({ mapping, type: 'Normal', reason, action, note });
+  }
+
+  /** Drops what it remembers of a deleted mapping. */
+  forget(mappingName: string) {
+    for (const [key, value] of this.#warned) if (value.mapping === mappingName) this.#warned.delete(key);
+  }
+
   #emit(event: MappingEvent) {
-    this.#kube.recordEvent(event).catch((err: unknown) => {
-      this.#log.warn('could not record event', {
+    if (this.#pending >= this.#maxPending) {
+      this.#metrics.eventsDropped.inc();
+      this.#log.debug('event dropped: too many waiting', {
         mapping: event.mapping.name,
         reason: event.reason,
-        error: describeError(err),
       });
-    });
+      return;
+    }
+    this.#pending++;
+    this.#kube
+      .recordEvent(event)
+      .catch((err: unknown) => {
+        this.#log.warn('could not record event', {
+          mapping: event.mapping.name,
+          reason: event.reason,
+          error: describeError(err),
+        });
+      })
+      .finally(() => {
+        this.#pending--;
+      });
   }
 }

@@ -9,7 +9,21 @@ import type { Role, RoleMember } from '../zms/schemas.ts';
  * fetched again. Entries also remember which other domains they were resolved through (the
  * domains of expanded groups and of delegated roles), so a change there invalidates them too.
  * Concurrent requests for the same entry share one ZMS call. Failures are not cached.
+ *
+ * Every good answer is also kept as the entry's last good value, which invalidation does not
+ * drop: while ZMS cannot answer, `lastGood()` still knows when each member expires, so expiry
+ * keeps being honoured through an outage (the only change made from an old answer).
  */
+
+/** What namespace syncing reads: the live cache, or its last good answers during an outage. */
+export interface AthenzReader {
+  domain(domain: string): Promise<DomainSnapshot>;
+  expandedRole(domain: string, role: string, trustDomain: string): Promise<Role | undefined>;
+  group(fullName: string, usedBy: string): Promise<readonly RoleMember[] | undefined>;
+}
+
+/** Thrown by the last-good reader for something it never saw answered. */
+export class NoSnapshotError extends Error {}
 export type DomainSnapshot = { exists: false } | { exists: true; roles: ReadonlyMap<string, Role> };
 
 interface Entry<T> {
@@ -20,11 +34,14 @@ interface Entry<T> {
   usedBy: Set<string>;
 }
 
-export class AthenzCache {
+export class AthenzCache implements AthenzReader {
   readonly #zms: ZmsClient;
   readonly #domains = new Map<string, Entry<DomainSnapshot>>();
   readonly #expanded = new Map<string, Entry<Role | undefined>>();
   readonly #groups = new Map<string, Entry<readonly RoleMember[] | undefined>>();
+  readonly #lastGood = new Map<string, unknown>();
+  /** Set while the change poller cannot reach ZMS: a miss then fails at once, unsent. */
+  #unreachable: string | undefined;
 
   constructor(zms: ZmsClient) {
     this.#zms = zms;
@@ -32,7 +49,7 @@ export class AthenzCache {
 
   /** Roles of `domain` with their standard members; `{exists:false}` only on a verified 404. */
   domain(domain: string): Promise<DomainSnapshot> {
-    return this.#cached(this.#domains, domain, async () => {
+    return this.#cached('domain', this.#domains, domain, async () => {
       try {
         const roles = await this.#zms.getRoles(domain);
         return { exists: true, roles: new Map(roles.map((r) => [shortRoleName(r.name), r])) };
@@ -50,6 +67,7 @@ export class AthenzCache {
   expandedRole(domain: string, role: string, trustDomain: string): Promise<Role | undefined> {
     const key = `${domain}:role.${role}`;
     return this.#cached(
+      'expanded',
       this.#expanded,
       key,
       () => this.#zms.getRole(domain, role, { expand: true }),
@@ -63,7 +81,7 @@ export class AthenzCache {
   group(fullName: string, usedBy: string): Promise<readonly RoleMember[] | undefined> {
     const [domain, name] = fullName.split(':group.') as [string, string];
     const load = async () => (await this.#zms.getGroup(domain, name))?.groupMembers;
-    return this.#cached(this.#groups, fullName, load, [domain], usedBy);
+    return this.#cached('group', this.#groups, fullName, load, [domain], usedBy);
   }
 
   /** Drops every entry that depends on `domain`; returns the namespace domains whose bindings
@@ -80,13 +98,33 @@ export class AthenzCache {
     return stale;
   }
 
+  /** While ZMS is known to be unreachable, misses fail at once instead of each waiting for a
+   * timeout: a reconcile over 1,000 namespaces then takes milliseconds, not minutes. */
+  setUnreachable(reason: string | undefined): void {
+    this.#unreachable = reason;
+  }
+
   invalidateAll(): void {
     this.#domains.clear();
     this.#expanded.clear();
     this.#groups.clear();
   }
 
+  /** A reader over the last good answers only: it never calls ZMS. */
+  lastGood(): AthenzReader {
+    const read = <T>(key: string): Promise<T> =>
+      this.#lastGood.has(key)
+        ? Promise.resolve(this.#lastGood.get(key) as T)
+        : Promise.reject(new NoSnapshotError(`no earlier answer from ZMS for ${key}`));
+    return {
+      domain: (domain) => read(`domain\u0000${domain}`),
+      expandedRole: (domain, role) => read(`expanded\u0000${domain}:role.${role}`),
+      group: (fullName) => read(`group\u0000${fullName}`),
+    };
+  }
+
   #cached<T>(
+    kind: string,
     map: Map<string, Entry<T>>,
     key: string,
     load: () => Promise<T>,
@@ -98,12 +136,22 @@ export class AthenzCache {
       hit.usedBy.add(usedBy);
       return hit.value;
     }
+    if (this.#unreachable !== undefined) {
+      return Promise.reject(
+        new ZmsError('Unavailable', kind, `not sent: ZMS is unreachable (${this.#unreachable})`),
+      );
+    }
     const value = load();
     const entry = { value, dependsOn: new Set(dependsOn), usedBy: new Set([usedBy]) };
     map.set(key, entry);
-    value.catch(() => {
-      if (map.get(key) === entry) map.delete(key);
-    });
+    value.then(
+      (good) => {
+        if (map.get(key) === entry) this.#lastGood.set(`${kind}\u0000${key}`, good);
+      },
+      () => {
+        if (map.get(key) === entry) map.delete(key);
+      },
+    );
     return value;
   }
 }

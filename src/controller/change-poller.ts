@@ -12,8 +12,10 @@ import type { AthenzCache } from './athenz-cache.ts';
  * them) are dropped and `onDomainsChanged` hears which namespace domains to reconcile. The first
  * poll has no ETag and so names every domain, which warms nothing but costs one request.
  * A failed poll is reported through `failure` (mappings show it as AthenzReachable=False) and
- * retried at the next tick; the first good poll after failures triggers a full resync, as does
- * the `resyncPeriodMs` timer, the safety net for anything a poll could miss.
+ * retried at the next tick (or later, when ZMS sent Retry-After); the first good poll after
+ * failures triggers a full resync, as does the `resyncPeriodMs` timer, the safety net for
+ * anything a poll could miss. No resync drops the cache while ZMS fails: its answers are the
+ * last good ones, and expiry keeps being applied from them until ZMS is back.
  */
 export interface ChangePollerOptions {
   zms: ZmsClient;
@@ -35,6 +37,7 @@ export class ChangePoller {
   #lastResync = Date.now();
   #running = false;
   #scheduledDelayMs = 0;
+  #retryAfterMs = 0;
   #stopped = true;
   /** Resolves the promise of a poll in flight, so `stop` can wait for it. */
   #inFlight: Promise<void> | undefined;
@@ -80,16 +83,20 @@ export class ChangePoller {
     this.#running = true;
     try {
       await this.#poll();
-      if (Date.now() - this.#lastResync >= this.#o.resyncPeriodMs) {
-        this.#lastResync = Date.now();
-        this.#o.cache.invalidateAll();
-        this.#o.log.info('periodic full resync');
-        this.#o.onResync();
+      if (!this.#failure && Date.now() - this.#lastResync >= this.#o.resyncPeriodMs) {
+        this.#resync('periodic full resync');
       }
     } finally {
       this.#running = false;
-      if (!this.#stopped) this.#schedule(this.#o.intervalMs());
+      if (!this.#stopped) this.#schedule(Math.max(this.#o.intervalMs(), this.#retryAfterMs));
     }
+  }
+
+  #resync(message: string): void {
+    this.#lastResync = Date.now();
+    this.#o.cache.invalidateAll();
+    this.#o.log.info(message);
+    this.#o.onResync();
   }
 
   async #poll(): Promise<void> {
@@ -99,12 +106,10 @@ export class ChangePoller {
       const result = await zms.getModifiedDomains(this.#etag);
       const recovered = this.#failure !== undefined;
       this.#failure = undefined;
+      cache.setUnreachable(undefined);
+      this.#retryAfterMs = 0;
       this.#etag = result.etag;
-      if (recovered) {
-        log.info('ZMS reachable again; resyncing everything');
-        cache.invalidateAll();
-        this.#o.onResync();
-      }
+      if (recovered) this.#resync('ZMS reachable again; resyncing everything');
       if (!result.domains) {
         metrics.changePolls.inc({ result: 'not_modified' });
         return;
@@ -123,7 +128,9 @@ export class ChangePoller {
       metrics.changePolls.inc({ result: 'error' });
       const wasHealthy = this.#failure === undefined;
       this.#failure = toFailure(err);
-      log.warn('change poll failed', { error: String(err) });
+      cache.setUnreachable(this.#failure.message);
+      this.#retryAfterMs = err instanceof ZmsError ? (err.retryAfterMs ?? 0) : 0;
+      log.warn('change poll failed', { error: String(err), retryAfterMs: this.#retryAfterMs || undefined });
       // Let every mapping report the outage now rather than at its next reconcile.
       if (wasHealthy) this.#o.onResync();
     }

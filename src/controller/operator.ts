@@ -1,8 +1,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'winston';
-import { CREATED_BY_TAG, MANAGED_SELECTOR, MAPPING_LABEL } from '../core/labels.ts';
+import { MANAGED_SELECTOR, MAPPING_LABEL } from '../core/labels.ts';
 import type { Mapping } from '../core/mapping.ts';
-import { namespaceForDomain, subdomainFor } from '../core/names.ts';
+import { namespaceForDomain } from '../core/names.ts';
 import { DEFAULT_EXCLUDED_NAMESPACES, selectNamespaces } from '../core/selection.ts';
 import { describeError } from '../kube/api-error.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -18,6 +18,7 @@ import {
 } from '../kube/mapping-resource.ts';
 import { newReconcileId, withLogContext } from '../runtime/log-context.ts';
 import type { Metrics } from '../runtime/metrics.ts';
+import { withAuditLog } from '../zms/audit-log.ts';
 import type { ZmsClient } from '../zms/client.ts';
 import { AthenzCache } from './athenz-cache.ts';
 import { ChangePoller } from './change-poller.ts';
@@ -45,7 +46,8 @@ export interface OperatorConfig {
   defaultIntervalMs: number;
 }
 
-const DOMAIN_DELETE_PREFIX = 'delete-domain/';
+/** Its uid identifies the cluster (the usual cluster id: it lives as long as the cluster). */
+const CLUSTER_ID_NAMESPACE = 'kube-system';
 
 /** The mapping a managed RoleBinding belongs to: by label or, when someone removed the label,
  * by owner reference. */
@@ -63,7 +65,6 @@ export class Operator {
   readonly #mappings: ResilientInformer<MappingObject>;
   readonly #namespaces: ResilientInformer<k8s.V1Namespace>;
   readonly #bindings: ResilientInformer<k8s.V1RoleBinding>;
-  readonly #zms: ZmsClient;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #config: OperatorConfig;
@@ -71,6 +72,8 @@ export class Operator {
   #workers: Promise<void> | undefined;
   #firstPassPending = new Set<string>();
   #started = false;
+  /** The generation and deletion state last seen per mapping: only a change there matters to others. */
+  readonly #seenGenerations = new Map<string, string>();
 
   constructor(
     kubeConfig: k8s.KubeConfig,
@@ -79,8 +82,8 @@ export class Operator {
     log: Logger,
     metrics: Metrics,
   ) {
-    this.#zms = zms;
     this.#log = log;
+    const audited = withAuditLog(zms, log);
     this.#metrics = metrics;
     this.#config = config;
     const queueName = metrics.controller;
@@ -102,7 +105,7 @@ export class Operator {
       kubeConfig,
       `/apis/${GROUP}/${VERSION}/${PLURAL}`,
       () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as never,
-      { onChange: (obj, verb) => this.#onMapping(obj, verb) },
+      { onChange: (obj, verb) => this.#onMapping(obj, verb), onHealthy: () => this.#onCacheHealthy() },
       log,
     );
     this.#namespaces = new ResilientInformer<k8s.V1Namespace>(
@@ -110,7 +113,7 @@ export class Operator {
       kubeConfig,
       '/api/v1/namespaces',
       () => core.listNamespace(),
-      { onChange: (ns, verb) => this.#onNamespace(ns, verb) },
+      { onChange: (ns, verb) => this.#onNamespace(ns, verb), onHealthy: () => this.#onCacheHealthy() },
       log,
     );
     this.#bindings = new ResilientInformer<k8s.V1RoleBinding>(
@@ -119,11 +122,16 @@ export class Operator {
       '/apis/rbac.authorization.k8s.io/v1/rolebindings',
       () => rbac.listRoleBindingForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
       {
-        // A changed or deleted managed binding is repaired by reconciling its mapping.
+        // A changed or deleted managed binding is repaired by reconciling its mapping; a new one
+        // may be what a mapping that lost the role to this one waits for before removing its own.
         onChange: (rb) => {
           const mapping = mappingOf(rb);
           if (mapping) this.queue.add(mapping);
+          for (const waiting of this.reconciler.mappingsAwaiting(rb.metadata?.namespace ?? '')) {
+            this.queue.add(waiting);
+          }
         },
+        onHealthy: () => this.#onCacheHealthy(),
       },
       log,
       MANAGED_SELECTOR,
@@ -149,7 +157,7 @@ export class Operator {
       ...config.excludedNamespaces,
     ]);
     this.reconciler = new MappingReconciler({
-      zms,
+      zms: audited,
       athenz: cache,
       kube: this.#kube,
       cluster: {
@@ -159,11 +167,27 @@ export class Operator {
         },
         mappings: () => this.#mappings.list().map(toMapping),
         namespaces: () => this.#namespaces.list().map(toNamespaceInfo),
-        bindingsOf: (name) =>
-          this.#bindings
+        namespaceUid: (name) => {
+          const ns = this.#namespaces.get(name);
+          return ns && !toNamespaceInfo(ns).terminating ? ns.metadata?.uid : undefined;
+        },
+        clusterId: () => this.#namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid,
+        // Ours means an owner reference to this live mapping (its uid), never labels alone, and
+        // never in a namespace the operator excludes: such objects are not read, written or deleted.
+        bindingsOf: (name) => {
+          const uid = this.#mappings.get(name)?.metadata?.uid;
+          if (!uid) return [];
+          return this.#bindings
             .list()
-            .filter((rb) => mappingOf(rb) === name)
-            .map(toExistingRoleBinding),
+            .filter(
+              (rb) =>
+                !excluded.has(rb.metadata?.namespace ?? '') &&
+                (rb.metadata?.ownerReferences ?? []).some(
+                  (o) => o.uid === uid && o.kind === 'AthenzRoleMapping',
+                ),
+            )
+            .map(toExistingRoleBinding);
+        },
       },
       config: {
         allowedClusterRoles: new Set(config.allowedClusterRoles),
@@ -178,13 +202,21 @@ export class Operator {
     });
   }
 
-  /** Starts the informers and waits for their first lists. Safe to call before leading. */
+  /** Starts the informers and resolves once each has listed successfully (retrying failed lists),
+   * or when `stop` is called. Safe to call before leading. */
   async startCaches(): Promise<void> {
-    await Promise.all([this.#mappings.start(), this.#namespaces.start(), this.#bindings.start()]);
+    await Promise.all(this.#informers().map((i) => i.start()));
   }
 
+  /** Every informer has listed at least once (readiness). */
   get cachesSynced(): boolean {
-    return this.#mappings.synced && this.#namespaces.synced && this.#bindings.synced;
+    return this.#informers().every((i) => i.synced);
+  }
+
+  /** Every informer reflects the API server now. While one does not, reconciles are held: a cache
+   * that is behind could make bindings look unwanted. */
+  get cachesHealthy(): boolean {
+    return this.#informers().every((i) => i.healthy);
   }
 
   /** True once every mapping that existed at start has been reconciled once. */
@@ -192,8 +224,9 @@ export class Operator {
     return this.#started && this.#firstPassPending.size === 0;
   }
 
-  /** Starts reconciling (on the leader only). */
+  /** Starts reconciling (on the leader only), once the caches have synced. */
   startWorkers(): void {
+    if (!this.cachesSynced) throw new Error('startWorkers called before every cache had synced');
     this.#started = true;
     this.#firstPassPending = new Set(this.#mappings.list().map((m) => m.metadata?.name ?? ''));
     this.#enqueueAllMappings();
@@ -202,13 +235,16 @@ export class Operator {
     this.#workers = this.queue.run(
       this.#config.workers,
       async (key) => {
+        if (!this.cachesHealthy) {
+          // Held, not dropped: the cache that recovers enqueues every mapping (#onCacheHealthy).
+          this.#log.debug('reconcile held: a cache is re-listing', { key });
+          return {};
+        }
         const end = timer.startTimer({ controller: this.#metrics.controller });
         try {
-          const result = key.startsWith(DOMAIN_DELETE_PREFIX)
-            ? await this.#deleteDomain(key.slice(DOMAIN_DELETE_PREFIX.length))
-            : await withLogContext({ mapping: key, reconcileID: newReconcileId() }, () =>
-                this.reconciler.reconcile(key),
-              );
+          const result = await withLogContext({ mapping: key, reconcileID: newReconcileId() }, () =>
+            this.reconciler.reconcile(key),
+          );
           this.#metrics.reconcileTotal.inc({
             controller: this.#metrics.controller,
             result: result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',
@@ -235,10 +271,26 @@ export class Operator {
 
   /** Stops intake, lets reconciles in flight finish (within `deadlineMs`), stops watching. */
   async stop(deadlineMs = 20_000): Promise<void> {
-    await this.poller.stop();
-    await this.queue.shutdown(deadlineMs);
-    await this.#workers;
-    await Promise.all([this.#mappings.stop(), this.#namespaces.stop(), this.#bindings.stop()]);
+    const deadline = Date.now() + deadlineMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    await withDeadline(this.poller.stop(), left());
+    await this.queue.shutdown(left());
+    // Work still running at the deadline is abandoned, not awaited: the caller closes the ZMS
+    // client (failing its requests) and exits; the next leader redoes it (reconciles are idempotent).
+    if (this.#workers && !(await withDeadline(this.#workers, left()))) {
+      this.#log.warn('shutdown deadline passed; abandoning reconciles in flight', {
+        active: this.queue.active,
+      });
+    }
+    await Promise.all(this.#informers().map((i) => i.stop()));
+  }
+
+  #informers(): Array<Pick<ResilientInformer<never>, 'synced' | 'healthy' | 'start' | 'stop'>> {
+    return [this.#mappings, this.#namespaces, this.#bindings];
+  }
+
+  #onCacheHealthy(): void {
+    if (this.#started && this.cachesHealthy) this.#enqueueAllMappings();
   }
 
   #onMapping(obj: MappingObject, verb: 'add' | 'update' | 'delete'): void {
@@ -247,10 +299,18 @@ export class Operator {
     if (verb === 'delete') {
       this.reconciler.forget(name);
       this.#firstPassPending.delete(name);
+      this.#seenGenerations.delete(name);
+    } else {
+      // Like controller-runtime's GenerationChangedPredicate: a status or metadata-only update
+      // (our own status writes among them) changes nothing any mapping depends on.
+      const seen = `${obj.metadata?.generation ?? 0}/${Boolean(obj.metadata?.deletionTimestamp)}`;
+      if (this.#seenGenerations.get(name) === seen) {
+        this.#log.debug('mapping update ignored: status or metadata only', { mapping: name });
+        return;
+      }
+      this.#seenGenerations.set(name, seen);
     }
-    // Any mapping change can move a conflict between mappings: look at all of them. A status-only
-    // update changes nothing they depend on, but telling it apart needs the old object, and
-    // a no-op reconcile costs no API call.
+    // A spec change can move a conflict between mappings: look at all of them.
     this.#enqueueAllMappings();
     this.poller.intervalMayHaveChanged();
   }
@@ -263,7 +323,8 @@ export class Operator {
       if (mapping.spec?.domain.onNamespaceDelete !== 'Delete' || mapping.deleting) continue;
       const wouldSelect =
         selectNamespaces(mapping.spec, [{ ...info, terminating: false }], new Set()).length > 0;
-      if (wouldSelect) this.queue.add(`${DOMAIN_DELETE_PREFIX}${mapping.name}/${info.name}`);
+      // Handled within the mapping's own reconcile (enqueued above), never beside it.
+      if (wouldSelect) this.reconciler.noteNamespaceDeleted(mapping.name, info.name, ns.metadata?.uid ?? '');
     }
   }
 
@@ -294,44 +355,17 @@ export class Operator {
       .map((m) => m.spec.syncInterval);
     return intervals.length > 0 ? Math.min(...intervals) : this.#config.defaultIntervalMs;
   }
+}
 
-  /** Deletes `<parent>.<ns>` after its namespace went, only if this mapping's operator created it. */
-  async #deleteDomain(rest: string): Promise<{ requeueAfterMs?: number }> {
-    const [mappingName, namespace] = rest.split('/') as [string, string];
-    if (this.#namespaces.get(namespace)) return {};
-    const obj = this.#mappings.get(mappingName);
-    if (!obj) return {};
-    const mapping = toMapping(obj);
-    const spec = mapping.spec;
-    if (spec?.domain.onNamespaceDelete !== 'Delete') return {};
-    const name = subdomainFor(spec.parentDomain, namespace);
-    if ('error' in name) return {};
-    const domain = await this.#zms.getDomain(name.domain);
-    if (!domain) return {};
-    const creators = domain.tags?.[CREATED_BY_TAG]?.list ?? [];
-    if (!creators.includes(mapping.name)) {
-      this.#log.info('kept Athenz domain of deleted namespace: not created by this operator', {
-        mapping: mapping.name,
-        namespace,
-        athenzDomain: name.domain,
-      });
-      return {};
-    }
-    await this.#zms.deleteSubdomain(spec.parentDomain, namespace);
-    this.#log.info('deleted Athenz domain of deleted namespace', {
-      mapping: mapping.name,
-      namespace,
-      athenzDomain: name.domain,
-    });
-    await this.#kube
-      .recordEvent({
-        mapping: { name: mapping.name, uid: mapping.uid },
-        type: 'Normal',
-        reason: 'DomainDeleted',
-        action: 'DeleteDomain',
-        note: `Deleted Athenz domain ${name.domain}: namespace ${namespace} was deleted and onNamespaceDelete is Delete`,
-      })
-      .catch(() => undefined);
-    return {};
+/** True when `promise` settled within `ms`. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -73,11 +73,13 @@ export class WorkQueue {
     this.#timers.set(key, { at, timer });
   }
 
-  /** Re-adds a failed key after its backoff, which doubles with each consecutive failure. */
-  addWithBackoff(key: string): number {
+  /** Re-adds a failed key after its backoff, which doubles with each consecutive failure, and
+   * is never shorter than `minDelayMs` (what the failing server asked for, e.g. Retry-After). */
+  addWithBackoff(key: string, minDelayMs = 0): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const delay = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** failures);
+    const backoff = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** failures);
+    const delay = Math.max(backoff, minDelayMs);
     this.#options.onRetry?.();
     this.addAfter(key, delay);
     return delay;
@@ -107,7 +109,7 @@ export class WorkQueue {
           if (result.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
         } catch (err) {
           onError(key, err);
-          this.addWithBackoff(key);
+          this.addWithBackoff(key, retryAfterOf(err));
         } finally {
           this.#done(key);
         }
@@ -152,4 +154,10 @@ export class WorkQueue {
       this.add(key);
     }
   }
+}
+
+/** The least wait a failure asks for: its `retryAfterMs`, when it has one. */
+function retryAfterOf(err: unknown): number {
+  const ms = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof ms === 'number' && ms > 0 ? ms : 0;
 }

@@ -40,6 +40,9 @@ export interface ExistingRoleBinding {
     namespace?: string | undefined;
   }>;
   ownerUids: string[];
+  /** Identity and version of the cached object: preconditions for deleting exactly it. */
+  uid?: string;
+  resourceVersion?: string;
 }
 
 export function desiredRoleBinding(input: Omit<DesiredRoleBinding, 'name'>): DesiredRoleBinding {
@@ -105,4 +108,32 @@ export function subjectNames(binding: {
   return binding.subjects.map((s) =>
     s.kind === 'User' ? s.name : `${s.kind}:${s.namespace ? `${s.namespace}/` : ''}${s.name}`,
   );
+}
+
+/**
+ * The existing binding with only the User subjects `keep` accepts, or undefined when that removes
+ * nobody. It only ever removes, for the cases where the operator must not grant anything but must
+ * still take access away: members expired by the last good answer while Athenz cannot answer,
+ * and members gone from Athenz while the spec cannot be acted on.
+ */
+export function keepOnly(
+  existing: ExistingRoleBinding,
+  keep: (subject: string) => boolean,
+  mapping: MappingRef,
+): DesiredRoleBinding | undefined {
+  const athenzDomain = existing.annotations[ATHENZ_DOMAIN_ANNOTATION];
+  const athenzRole = existing.annotations[ATHENZ_ROLE_ANNOTATION];
+  if (!athenzDomain || !athenzRole || existing.roleRef.kind !== 'ClusterRole') return undefined;
+  const users = existing.subjects.filter((s) => s.kind === 'User');
+  const kept = users.filter((s) => keep(s.name));
+  if (kept.length === users.length) return undefined;
+  return {
+    namespace: existing.namespace,
+    name: existing.name,
+    mapping,
+    athenzDomain,
+    athenzRole,
+    clusterRole: existing.roleRef.name,
+    subjects: kept.map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name })),
+  };
 }

@@ -1,4 +1,5 @@
 import { type DesiredRoleBinding, type ExistingRoleBinding, isUpToDate, subjectNames } from './bindings.ts';
+import { ATHENZ_ROLE_ANNOTATION } from './labels.ts';
 
 /**
  * What must change to turn the existing RoleBindings of one mapping into the desired ones, and
@@ -16,6 +17,7 @@ export type ChangeReason =
   | 'NamespaceUnselected'
   | 'RoleUnmapped'
   | 'ClusterRoleChanged'
+  | 'RoleClaimedByOlderMapping'
   | 'MappingDeleted';
 
 export interface SubjectChange {
@@ -31,6 +33,11 @@ export interface SubjectChange {
 export interface BindingRef {
   namespace: string;
   name: string;
+  /** When set, the delete applies only to this object at this version (a precondition). */
+  uid?: string;
+  resourceVersion?: string;
+  /** The Athenz role the binding maps (its annotation), when known. */
+  athenzRole?: string;
 }
 
 export interface BindingDiff {
@@ -101,7 +108,15 @@ export function diffRoleBindings(
   const remove: BindingRef[] = [];
   for (const have of existing) {
     if (desiredKeys.has(bindingKey(have)) || context.keep(have)) continue;
-    remove.push({ namespace: have.namespace, name: have.name });
+    remove.push({
+      namespace: have.namespace,
+      name: have.name,
+      ...(have.uid ? { uid: have.uid } : {}),
+      ...(have.resourceVersion ? { resourceVersion: have.resourceVersion } : {}),
+      ...(have.annotations[ATHENZ_ROLE_ANNOTATION]
+        ? { athenzRole: have.annotations[ATHENZ_ROLE_ANNOTATION] }
+        : {}),
+    });
     const reason = context.removalReason(have);
     for (const subject of subjectNames(have)) {
       changes.push({ action: 'remove', subject, namespace: have.namespace, roleBinding: have.name, reason });

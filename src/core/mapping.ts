@@ -7,14 +7,42 @@ import { DOMAIN_NAME, ENTITY_NAME, MAX_DOMAIN_NAME_LENGTH } from './principals.t
  * informer, with every default applied. The CRD (crds/) enforces the same rules with OpenAPI and
  * CEL; this schema is the last line for objects the API server stored under an older CRD.
  */
+/** Kubernetes label syntax: an optional DNS-subdomain prefix and `/`, then a name of at most 63
+ * characters; values are empty or such a name. The CRD checks the same (CEL and patterns). */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+export function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  if (slash === -1) return LABEL_NAME.test(key);
+  const prefix = key.slice(0, slash);
+  return prefix.length <= 253 && LABEL_PREFIX.test(prefix) && LABEL_NAME.test(key.slice(slash + 1));
+}
+
+const keyProblem = (key: unknown) =>
+  `${JSON.stringify(key)} is not a valid label key (an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit)`;
+const labelKey = z.string().refine(isLabelKey, { error: (issue) => keyProblem(issue.input) });
+const labelValue = z.string().refine((v) => LABEL_VALUE.test(v), {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a valid label value (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit)`,
+});
+
 const labelSelectorSchema = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchLabels: z
+    .record(z.string(), labelValue)
+    .superRefine((labels, ctx) => {
+      for (const key of Object.keys(labels)) {
+        if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: keyProblem(key) });
+      }
+    })
+    .optional(),
   matchExpressions: z
     .array(
       z.object({
-        key: z.string().min(1),
+        key: labelKey,
         operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: z.array(z.string()).optional(),
+        values: z.array(labelValue).optional(),
       }),
     )
     .optional(),
@@ -72,7 +100,13 @@ export const mappingSpecSchema = z.object({
     ),
   subjects: z
     .object({
-      userPrefix: z.string().default(''),
+      userPrefix: z
+        .string()
+        .default('')
+        .refine((p) => !p.toLowerCase().startsWith('system:'), {
+          message:
+            'userPrefix must not start with "system:": Kubernetes reserves that space for its own identities (nodes, ServiceAccounts, controllers)',
+        }),
       services: z.enum(['User', 'Skip']).default('User'),
       groups: z.enum(['Expand', 'Skip']).default('Expand'),
     })

@@ -54,6 +54,9 @@ export interface StatusInput {
   mode: Mode;
   /** Set when the spec cannot be acted on; nothing else is evaluated then. */
   invalidSpec?: { reason: string; message: string } | undefined;
+  /** Set when the spec can be acted on only partly (removals only): InvalidSpec and Ready say
+   * why, and everything else is evaluated as usual. */
+  frozen?: { reason: string; message: string } | undefined;
   selected: number;
   failures: NamespaceFailure[];
   subjects: number;
@@ -75,9 +78,10 @@ export function computeStatus(input: StatusInput): MappingStatus {
   const selected = input.invalidSpec ? (input.previous?.namespaces?.selected ?? 0) : input.selected;
   const synced = input.invalidSpec ? (input.previous?.namespaces?.synced ?? 0) : selected - failed;
 
+  const specProblem = input.invalidSpec ?? input.frozen;
   set(
-    input.invalidSpec
-      ? { type: ConditionType.InvalidSpec, status: 'True', ...input.invalidSpec }
+    specProblem
+      ? { type: ConditionType.InvalidSpec, status: 'True', ...specProblem }
       : {
           type: ConditionType.InvalidSpec,
           status: 'False',
@@ -137,7 +141,7 @@ export function computeStatus(input: StatusInput): MappingStatus {
   };
   // lastSyncTime moves when the mapping becomes synced or a change was applied, not on every
   // reconcile that found nothing to do: otherwise each status write would trigger the next.
-  const synchronized = !input.invalidSpec && input.mode === 'Active' && failed === 0;
+  const synchronized = !specProblem && input.mode === 'Active' && failed === 0 && !input.athenz;
   const wasReady = input.previous?.conditions?.some(
     (c) => c.type === ConditionType.Ready && c.status === 'True',
   );
@@ -155,6 +159,9 @@ function readyCondition(input: StatusInput, failed: number): ConditionInput {
   const type = ConditionType.Ready;
   if (input.invalidSpec)
     return { type, status: 'False', reason: input.invalidSpec.reason, message: input.invalidSpec.message };
+  if (input.frozen && input.mode !== 'Suspended') {
+    return { type, status: 'False', reason: input.frozen.reason, message: input.frozen.message };
+  }
   if (input.mode === 'Suspended') {
     return {
       type,
@@ -171,6 +178,15 @@ function readyCondition(input: StatusInput, failed: number): ConditionInput {
       status: 'False',
       reason: Reason.NamespacesFailed,
       message: `Not synced: ${names.join(', ')}${more}`,
+    };
+  }
+  if (input.athenz && input.mode === 'Active') {
+    // Without ZMS nothing can be confirmed in sync, though every namespace read from the cache.
+    return {
+      type,
+      status: 'False',
+      reason: athenzReason(input.athenz),
+      message: `ZMS cannot be reached (${input.athenz.message}): bindings are kept as last synced, and only expired members are removed`,
     };
   }
   if (input.mode === 'DryRun') {

@@ -21,3 +21,9 @@ function parseStatus(body: unknown): { reason?: string; message?: string } | und
     return undefined;
   }
 }
+
+/** The HTTP status of a client-node ApiException, if the error is one. */
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}

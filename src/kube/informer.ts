@@ -9,17 +9,28 @@ import { describeError } from './api-error.ts';
  * then makes client-node relist and emit deletes for objects that vanished meanwhile).
  * Handlers never throw into client-node (which would swallow the error): they are caught and
  * logged here.
+ *
+ * `start()` resolves only once a list has succeeded, as controller-runtime's WaitForSync: a cache
+ * that never listed is empty, and acting on it would look like "every object is gone".
+ * `healthy` is false from a watch error until the next successful list, so callers can hold
+ * decisions that would remove access while the cache may be behind.
  */
 export interface InformerHandlers<T> {
   onChange: (obj: T, verb: 'add' | 'update' | 'delete') => void;
+  /** The cache became healthy again after a watch error (also after the first list). */
+  onHealthy?: () => void;
 }
 
 export class ResilientInformer<T extends k8s.KubernetesObject> {
   readonly name: string;
   readonly #informer: k8s.Informer<T> & k8s.ObjectCache<T>;
   readonly #log: Logger;
+  readonly #handlers: InformerHandlers<T>;
   #synced = false;
+  #healthy = false;
   #stopped = false;
+  #onSynced: (() => void) | undefined;
+  #syncedOnce: Promise<void>;
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   /** Counts restarts after watch errors (for metrics and tests). */
@@ -36,6 +47,10 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   ) {
     this.name = name;
     this.#log = log;
+    this.#handlers = handlers;
+    this.#syncedOnce = new Promise((resolve) => {
+      this.#onSynced = resolve;
+    });
     this.#informer = k8s.makeInformer(kubeConfig, path, list, labelSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.#informer.on(verb, (obj: T) => {
@@ -50,14 +65,21 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     this.#informer.on('error', (err: unknown) => this.#scheduleRestart(err));
   }
 
-  /** Resolves once the first list is in the cache. */
+  /** Resolves once a list has succeeded (retrying failed lists with backoff), or on `stop()`. */
   async start(): Promise<void> {
     this.#stopped = false;
-    await this.#startOnce();
+    void this.#startOnce();
+    await this.#syncedOnce;
   }
 
+  /** A list has succeeded at least once. */
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** The cache reflects the API server: synced, and no watch error since the last good list. */
+  get healthy(): boolean {
+    return this.#healthy;
   }
 
   list(): readonly T[] {
@@ -70,7 +92,9 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#healthy = false;
     clearTimeout(this.#restartTimer);
+    this.#onSynced?.();
     await this.#informer.stop();
   }
 
@@ -78,13 +102,19 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     try {
       await this.#informer.start();
       // start() also returns when its list failed (it reports that through 'error').
-      if (!this.#restartTimer) this.#synced = true;
+      if (!this.#restartTimer && !this.#stopped) {
+        this.#synced = true;
+        this.#healthy = true;
+        this.#onSynced?.();
+        this.#handlers.onHealthy?.();
+      }
     } catch (err) {
       this.#scheduleRestart(err);
     }
   }
 
   #scheduleRestart(err: unknown): void {
+    this.#healthy = false;
     if (this.#stopped || this.#restartTimer) return;
     const delay = Math.min(30_000, 1000 * 2 ** this.#failures);
     this.#failures++;

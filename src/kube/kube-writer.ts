@@ -3,6 +3,7 @@ import { type DesiredRoleBinding, roleBindingManifest } from '../core/bindings.t
 import type { BindingRef } from '../core/diff.ts';
 import type { Mapping } from '../core/mapping.ts';
 import type { MappingStatus } from '../core/status.ts';
+import { statusOf } from './api-error.ts';
 import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
 
 /**
@@ -12,8 +13,13 @@ import { GROUP, KIND, PLURAL, VERSION } from './mapping-resource.ts';
  * idempotent: repeating it after a lost answer does no harm.
  */
 export interface KubeWriter {
+  /** Updates a binding this mapping owns (server-side apply, in place). */
   applyRoleBinding(binding: DesiredRoleBinding): Promise<void>;
-  /** Succeeds when the binding is already gone. */
+  /** Creates a binding; 'taken' when an object of that name exists that this mapping does not
+   * own (it is then left exactly as it is: the operator never adopts what it did not create). */
+  createRoleBinding(binding: DesiredRoleBinding): Promise<'created' | 'taken'>;
+  /** Succeeds when the binding is already gone. With `uid`/`resourceVersion` in the ref, deletes
+   * only that object at that version: a 409 means it changed since the cache saw it. */
   deleteRoleBinding(ref: BindingRef): Promise<void>;
   applyStatus(mapping: Mapping, status: MappingStatus): Promise<void>;
   /** Replaces the finalizer list, guarded by the mapping's resourceVersion (409 on a race). */
@@ -57,9 +63,38 @@ export function createKubeWriter(
         apply,
       );
     },
+    async createRoleBinding(binding) {
+      try {
+        await rbac.createNamespacedRoleBinding({
+          namespace: binding.namespace,
+          body: roleBindingManifest(binding),
+          fieldManager,
+        });
+        return 'created';
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        // Ours after all (the cache had not seen it yet): update it like any other.
+        const found = await rbac.readNamespacedRoleBinding({
+          name: binding.name,
+          namespace: binding.namespace,
+        });
+        if (!(found.metadata?.ownerReferences ?? []).some((o) => o.uid === binding.mapping.uid))
+          return 'taken';
+        await this.applyRoleBinding(binding);
+        return 'created';
+      }
+    },
     async deleteRoleBinding(ref) {
+      const preconditions = {
+        ...(ref.uid ? { uid: ref.uid } : {}),
+        ...(ref.resourceVersion ? { resourceVersion: ref.resourceVersion } : {}),
+      };
       await rbac
-        .deleteNamespacedRoleBinding({ name: ref.name, namespace: ref.namespace })
+        .deleteNamespacedRoleBinding({
+          name: ref.name,
+          namespace: ref.namespace,
+          ...(Object.keys(preconditions).length > 0 ? { body: { preconditions } } : {}),
+        })
         .catch(ignoreStatus(404));
     },
     async applyStatus(mapping, status) {
@@ -112,9 +147,4 @@ function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {
     if (!codes.includes(statusOf(err) ?? 0)) throw err;
   };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
 }

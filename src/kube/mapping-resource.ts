@@ -52,5 +52,7 @@ export function toExistingRoleBinding(rb: k8s.V1RoleBinding): ExistingRoleBindin
       namespace: s.namespace,
     })),
     ownerUids: (rb.metadata?.ownerReferences ?? []).map((o) => o.uid),
+    ...(rb.metadata?.uid ? { uid: rb.metadata.uid } : {}),
+    ...(rb.metadata?.resourceVersion ? { resourceVersion: rb.metadata.resourceVersion } : {}),
   };
 }

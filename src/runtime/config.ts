@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
+import { leaseTimingProblem } from './lease-timing.ts';
 
 /**
  * The process configuration: command-line flags, each with an environment fallback
@@ -212,6 +213,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ProcessConfi
     throw new ConfigError(message.includes(value) ? message : `${message} (got ${value})`);
   }
   const config = parsed.data;
+  const timing = leaseTimingProblem({
+    leaseDurationMs: config['lease-duration'],
+    renewDeadlineMs: config['renew-deadline'],
+    retryPeriodMs: config['retry-period'],
+  });
+  if (config['leader-elect'] && timing) {
+    throw new ConfigError(`--lease-duration, --renew-deadline, --retry-period: ${timing}`);
+  }
   for (const flag of ['zms-cert', 'zms-key', 'zms-ca'] as const) {
     try {
       readFileSync(config[flag]);

@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'winston';
 import { describeError } from '../kube/api-error.ts';
+import { leaseTimingProblem } from './lease-timing.ts';
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: a standby takes the
@@ -9,6 +10,11 @@ import { describeError } from '../kube/api-error.ts';
  * `retryPeriodMs` and steps down when it could not renew for `renewDeadlineMs`; `release`
  * empties the holder so a standby takes over at once on a rolling update. Every write is guarded
  * by the Lease's resourceVersion, so two candidates can never both win the same round.
+ *
+ * Each attempt is bounded: a leader's renewal gets what is left of its renew deadline (a standby's
+ * attempt gets the whole deadline), and is aborted when that runs out. A renewal that hangs
+ * (a black-holed connection) therefore ends in stepping down before `leaseDurationMs` lets
+ * another replica take the Lease, never in two leaders at once.
  */
 export interface LeaderElectorOptions {
   namespace: string;
@@ -33,6 +39,8 @@ export class LeaderElector {
   #attempt: Promise<boolean> | undefined;
 
   constructor(kubeConfig: k8s.KubeConfig, options: LeaderElectorOptions) {
+    const problem = leaseTimingProblem(options);
+    if (problem) throw new Error(problem);
     this.#api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
     this.#o = options;
   }
@@ -45,7 +53,10 @@ export class LeaderElector {
    * (`onStoppedLeading`) or `release` is called. Resolves when it stops campaigning. */
   async run(callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void }): Promise<void> {
     while (!this.#stopped) {
-      this.#attempt = this.#tryAcquireOrRenew();
+      const budgetMs = this.#leading
+        ? Math.max(0, this.#lastRenew + this.#o.renewDeadlineMs - Date.now())
+        : this.#o.renewDeadlineMs;
+      this.#attempt = bounded(budgetMs, (signal) => this.#tryAcquireOrRenew(signal));
       const ok = await this.#attempt;
       if (this.#stopped) return;
       if (ok) this.#lastRenew = Date.now();
@@ -99,29 +110,33 @@ export class LeaderElector {
     this.#o.log.info('released leader lease', { lease: name });
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const { name, namespace, identity } = this.#o;
     const now = new k8s.V1MicroTime();
     const leaseDurationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
+    const options = abortWith(signal);
     try {
       let lease: k8s.V1Lease;
       try {
-        lease = await this.#api.readNamespacedLease({ name, namespace });
+        lease = await this.#api.readNamespacedLease({ name, namespace }, options);
       } catch (err) {
         if ((err as { code?: number }).code !== 404) throw err;
-        await this.#api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
+        await this.#api.createNamespacedLease(
+          {
+            namespace,
+            body: {
+              metadata: { name, namespace },
+              spec: {
+                holderIdentity: identity,
+                leaseDurationSeconds,
+                acquireTime: now,
+                renewTime: now,
+                leaseTransitions: 0,
+              },
             },
           },
-        });
+          options,
+        );
         return true;
       }
       const spec = lease.spec ?? {};
@@ -141,7 +156,7 @@ export class LeaderElector {
         renewTime: now,
         leaseTransitions: transitions,
       };
-      await this.#api.replaceNamespacedLease({ name, namespace, body: lease });
+      await this.#api.replaceNamespacedLease({ name, namespace, body: lease }, options);
       return true;
     } catch (err) {
       const code = (err as { code?: number }).code;
@@ -165,4 +180,38 @@ export class LeaderElector {
       };
     });
   }
+}
+
+/** Runs `attempt` with a signal that aborts after `ms`; a timed-out attempt counts as failed even
+ * if the client ignores the signal. */
+async function bounded(ms: number, attempt: (signal: AbortSignal) => Promise<boolean>): Promise<boolean> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`lease attempt timed out after ${ms} ms`));
+      resolve(false);
+    }, ms);
+  });
+  try {
+    return await Promise.race([attempt(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** client-node request options that abort the request with `signal`. */
+function abortWith(signal: AbortSignal): k8s.ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new k8s.Observable(Promise.resolve(context));
+        },
+        post: (response) => new k8s.Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
 }

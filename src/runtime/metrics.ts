@@ -103,6 +103,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers: [registry],
     }),
+    writeFailures: new Counter({
+      name: 'athenz_rbac_kube_write_failures_total',
+      help: 'RoleBinding writes the API server refused or did not answer, by verb.',
+      labelNames: ['verb'],
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: 'athenz_rbac_events_dropped_total',
+      help: 'Events not recorded because too many were waiting to be sent.',
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'leader_election_master_status',
       help: '1 when this instance is the leader.',

@@ -73,6 +73,9 @@ interface Call<T> {
   schema?: z.ZodType<T>;
   /** Statuses that are answers, not errors: 404 for lookups, 304 for change polls. */
   accept?: number[];
+  /** The change poll: outside the concurrency limit that reconciles share, so a busy or
+   * backed-off reconcile never delays hearing about changes (or about ZMS coming back). */
+  priority?: boolean;
 }
 
 interface Reply<T> {
@@ -88,7 +91,8 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
   if (!options.url.startsWith('https://')) throw new Error(`ZMS URL must be https: ${options.url}`);
   const base = options.url.replace(/\/+$/, '');
   const agent = new ReloadingAgent(options.tls, {
-    connections: options.concurrency ?? 8,
+    // One connection more than the shared limit: the change poll's own.
+    connections: (options.concurrency ?? 8) + 1,
     ...(options.onCredentialsReload ? { onReload: options.onCredentialsReload } : {}),
     ...(options.onCredentialsError ? { onReloadError: options.onCredentialsError } : {}),
   });
@@ -138,26 +142,35 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
     }
   }
 
+  /** False from a retryable failure until the next answer: a call that starts while ZMS is
+   * known to be down gets one attempt, so reconciles fail fast instead of sleeping through
+   * retries (the change poll notices the recovery and resyncs everything). */
+  let reachable = true;
+
   /** Retries what may succeed later, with exponential backoff and full jitter, waiting at least
    * what `Retry-After` asks (up to 5 s). A POST is retried only when ZMS said it did not act on it
-   * (429, 503): after a lost connection it may have, and a retry would report a false conflict. */
+   * (429, 503): after a lost connection it may have, and a retry would report a false conflict.
+   * Each attempt takes a concurrency slot; the wait between attempts holds none. */
   async function send<T>(call: Call<T>): Promise<Reply<T>> {
-    return limit(async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once(call);
-        } catch (err) {
-          const zmsError = err instanceof ZmsError ? err : fromNetworkError(call.endpoint, err);
-          const safeToRepeat = call.method !== 'POST' || zmsError.status === 429 || zmsError.status === 503;
-          if (!zmsError.retryable || !safeToRepeat || attempt >= maxAttempts) throw zmsError;
-          // A long Retry-After is not waited out here, holding a worker: the caller's queue
-          // retries the whole reconcile later instead.
-          if ((zmsError.retryAfterMs ?? 0) > MAX_INLINE_RETRY_AFTER_MS) throw zmsError;
-          const backoff = Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-          await new Promise((r) => setTimeout(r, Math.max(backoff, zmsError.retryAfterMs ?? 0)));
-        }
+    const attempts = reachable ? maxAttempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await (call.priority ? once(call) : limit(() => once(call)));
+        reachable = true;
+        return reply;
+      } catch (err) {
+        const zmsError = err instanceof ZmsError ? err : fromNetworkError(call.endpoint, err);
+        // Only trouble where nothing valid was heard means "down"; a 404 or 403 is an answer.
+        reachable = !zmsError.retryable;
+        const safeToRepeat = call.method !== 'POST' || zmsError.status === 429 || zmsError.status === 503;
+        if (!zmsError.retryable || !safeToRepeat || attempt >= attempts) throw zmsError;
+        // A long Retry-After is not waited out here: the caller's queue retries the whole
+        // reconcile later instead, at least that much later.
+        if ((zmsError.retryAfterMs ?? 0) > MAX_INLINE_RETRY_AFTER_MS) throw zmsError;
+        const backoff = Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+        await new Promise((r) => setTimeout(r, Math.max(backoff, zmsError.retryAfterMs ?? 0)));
       }
-    });
+    }
   }
 
   return {
@@ -243,6 +256,7 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
         headers: etag ? { 'if-none-match': etag } : {},
         schema: modifiedDomainsSchema,
         accept: [304],
+        priority: true,
       });
       const nextTag = headerValue(r.headers.etag) ?? etag ?? '';
       if (r.status === 304) return { etag: nextTag };

@@ -47,8 +47,9 @@ export class ReloadingAgent {
     return this.#agent;
   }
 
+  /** Closes the pool at shutdown; requests still in flight fail at once instead of holding it. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#agent.destroy();
   }
 
   #reloadIfChanged(): void {

@@ -48,6 +48,9 @@ export function run(
     });
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    // A command that exits without reading its input closes the pipe first (EPIPE): its exit
+    // status is the answer, not that.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -1,3 +1,4 @@
+import type * as k8s from '@kubernetes/client-node';
 import { Operator, type OperatorConfig } from '../../src/controller/operator.ts';
 import { createMetrics, type Metrics } from '../../src/runtime/metrics.ts';
 import { createZmsClient, type ZmsClient, type ZmsClientOptions } from '../../src/zms/client.ts';
@@ -25,9 +26,12 @@ export interface Harness {
   operatorCert: ClientCertificate;
   /** Creates `parent` (and its ancestors) with the Athenz admin and the operator as admins. */
   ensureParentDomain(parent: string): Promise<void>;
+  /** Starts an operator in this process; `kubeConfig` defaults to the admin's (e.g. pass a
+   * ServiceAccount's to run it with exactly that RBAC). */
   startOperator(
     overrides?: Partial<OperatorConfig>,
     client?: Partial<ZmsClientOptions>,
+    kubeConfig?: k8s.KubeConfig,
   ): Promise<RunningOperator>;
   stop(): Promise<void>;
 }
@@ -74,6 +78,7 @@ export async function startHarness(): Promise<Harness> {
     const startOperator = async (
       overrides: Partial<OperatorConfig> = {},
       client: Partial<ZmsClientOptions> = {},
+      kubeConfig = plane.kubeConfig,
     ) => {
       const { log, entries } = captureLogger();
       const metrics = createMetrics({ defaultMetrics: false });
@@ -87,7 +92,7 @@ export async function startHarness(): Promise<Harness> {
         ...client,
       });
       const operator = new Operator(
-        plane.kubeConfig,
+        kubeConfig,
         zmsClient,
         { ...DEFAULT_OPERATOR_CONFIG, ...overrides },
         log,

@@ -150,7 +150,7 @@ describe('deleting things', () => {
       async () => (await h.admin.getDomain(`${PARENT}.deleted-delete`)) === undefined,
     );
     await op.waitForLog({
-      message: 'kept Athenz domain of deleted namespace: not created by this operator',
+      message: 'kept Athenz domain of deleted namespace: not created by this cluster and mapping',
       namespace: 'foreign',
     });
     expect(await h.admin.getDomain(`${PARENT}.foreign`)).toBeDefined();

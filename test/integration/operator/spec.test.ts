@@ -54,11 +54,55 @@ describe('the CRD refuses a malformed mapping with a message naming the problem'
       /spec\.subjects\.services: Unsupported value/,
     ],
     [
+      'a subject prefix in the space Kubernetes reserves',
+      {
+        parentDomain: PARENT,
+        roles: VIEWERS,
+        subjects: { userPrefix: 'system:serviceaccount:kube-system:' },
+      },
+      /userPrefix must not start with .{1,3}system:.{1,3}; Kubernetes reserves that space/,
+    ],
+    [
+      'a subject prefix in the reserved space, in capitals',
+      { parentDomain: PARENT, roles: VIEWERS, subjects: { userPrefix: 'System:masters-' } },
+      /Invalid value: .{1,3}System:masters-.{1,3}: userPrefix must not start with/,
+    ],
+    [
+      'a label key with a space and a bang',
+      { parentDomain: PARENT, roles: VIEWERS, namespaceSelector: { matchLabels: { 'bad key!': 'x' } } },
+      /every matchLabels key must be a label key/,
+    ],
+    [
+      'a label value with a slash',
+      { parentDomain: PARENT, roles: VIEWERS, namespaceSelector: { matchLabels: { team: 'a/b' } } },
+      /spec\.namespaceSelector\.matchLabels\.team: Invalid value/,
+    ],
+    [
+      'a match expression key that is no label key',
+      {
+        parentDomain: PARENT,
+        roles: VIEWERS,
+        namespaceSelector: { matchExpressions: [{ key: '-team', operator: 'Exists' }] },
+      },
+      /spec\.namespaceSelector\.matchExpressions\[0\]\.key: Invalid value/,
+    ],
+    [
       'an Athenz role name with a space',
       { parentDomain: PARENT, roles: [{ athenzRole: 'my viewers', clusterRole: 'view' }] },
       /spec\.roles\[0\]\.athenzRole: Invalid value/,
     ],
   ];
+  it('a name longer than a label value can be', async () => {
+    const err = (await h.cluster.createMapping('m'.repeat(64), { parentDomain: PARENT, roles: VIEWERS }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; body?: string };
+    expect(err?.code).toBe(422);
+    expect(String(err.body)).toMatch(
+      /the name must be at most 63 characters, since it is the value of the rbac.athenz.io\/mapping label/,
+    );
+  });
+
   it.each(cases)('%s', async (_title, spec, message) => {
     const attempt = h.cluster.custom.createClusterCustomObject({
       group: 'rbac.athenz.io',

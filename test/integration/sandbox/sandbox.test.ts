@@ -11,7 +11,8 @@ const DEADLINE_MS = 150_000;
 /**
  * `make sandbox --smoke` as CI runs it: the whole sandbox in a child process (control plane,
  * ZMS test server, the operator as its own process), which runs its printed guide's commands
- * verbatim and exits 0 only if the member added with curl reached the RoleBinding and left it.
+ * verbatim and exits 0 only if the member added with zms-cli, then with curl, reached the
+ * RoleBinding and left it.
  */
 const dir = makeWorkdir('sandbox-smoke');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,6 +67,19 @@ describe('make sandbox --smoke', () => {
       expect(output).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}`);
       expect(output).toMatch(/export PATH=\S+:\$PATH/);
       expect(output).toContain('  kubectl get arm\n');
+      // The Athenz way first: zms-cli, with the sandbox's identity, server and CA.
+      const zmsCli =
+        'zms-cli -i user\\.athenz_admin -z https:\\/\\/127\\.0\\.0\\.1:\\d+\\/zms\\/v1 -cert \\S+user\\.athenz_admin\\.cert\\.pem ' +
+        '-key \\S+user\\.athenz_admin\\.key\\.pem -c \\S+ca\\.cert\\.pem -d eks\\.users\\.team-a';
+      expect(output).toMatch(new RegExp(`  ${zmsCli} add-member k8s_ns_viewers user\\.jane\\n`));
+      expect(output).toMatch(new RegExp(`  ${zmsCli} delete-member k8s_ns_viewers user\\.jane\\n`));
+      expect(output).toMatch(
+        new RegExp(
+          `  ${zmsCli} add-temporary-member k8s_ns_viewers user\\.jane \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z\\n`,
+        ),
+      );
+      expect(output).toMatch(new RegExp(`  ${zmsCli} show-role k8s_ns_viewers\\n`));
+      expect(output.indexOf(' add-member k8s_ns_viewers')).toBeLessThan(output.indexOf('curl -sS'));
       expect(output).toMatch(
         /curl -sS --fail-with-body --cert \S+user\.athenz_admin\.cert\.pem --key \S+user\.athenz_admin\.key\.pem --cacert \S+ca\.cert\.pem -X PUT -H 'Content-Type: application\/json' -d '\{"memberName":"user\.jane"\}' https:\/\/127\.0\.0\.1:\d+\/zms\/v1\/domain\/eks\.users\.team-a\/role\/k8s_ns_viewers\/member\/user\.jane/,
       );
@@ -81,8 +95,11 @@ describe('make sandbox --smoke', () => {
       expect(output).toMatch(/eks-users-platform +eks\.users +1\/1 +3 +Active +True +Synced/);
       // The guide's kubectl command showed the member while it was there.
       expect(output).toMatch(/athenz\.k8s-ns-viewers\.view-\w+ +ClusterRole\/view +\S+ +user\.jane/);
+      // Each way ran: the temporary member showed its expiration in show-role.
+      expect(output).toMatch(/ expiration: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\n/);
+      expect(output).toMatch(/"memberName":"user\.jane","expiration":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/);
       expect(output).toMatch(
-        /smoke test passed: .*member added -> RoleBinding [\d.]+ s; removed -> RoleBinding [\d.]+ s/,
+        /smoke test passed: .*zms-cli: member added -> RoleBinding [\d.]+ s; removed -> RoleBinding [\d.]+ s; curl: member added -> RoleBinding [\d.]+ s; removed -> RoleBinding [\d.]+ s/,
       );
       expect(output).toContain('sandbox stopped');
       // Cleaned up: no kubeconfig or env file of a sandbox that is gone; certificates kept.

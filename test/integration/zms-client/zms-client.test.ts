@@ -106,6 +106,43 @@ describe('the ZMS client', () => {
     expect(err.retryable).toBe(true);
   });
 
+  it('fails fast while ZMS is known to be down, and retries again once it answers', async () => {
+    const client = await clientAs('user.reader', { maxAttempts: 4 });
+    const route = 'GET /domain/{domain}';
+    zms.faults.add({ kind: 'error', status: 500, match: { route }, times: 5 });
+    const before = zms.counters.count(route);
+    expect((await failure(client.getDomain('client'))).kind).toBe('Unavailable');
+    expect(zms.counters.count(route) - before).toBe(4);
+    // Known down: one attempt, no backoff sleeps holding the reconcile.
+    expect((await failure(client.getDomain('client'))).kind).toBe('Unavailable');
+    expect(zms.counters.count(route) - before).toBe(5);
+    // The fault is used up: an answer makes ZMS reachable again, and retries come back.
+    expect((await client.getDomain('client'))?.name).toBe('client');
+    zms.faults.add({ kind: 'error', status: 500, match: { route }, times: 1 });
+    expect((await client.getDomain('client'))?.name).toBe('client');
+  });
+
+  it('sends the change poll outside the limit that reconciles share', async () => {
+    const client = await clientAs('user.reader', { concurrency: 1, timeoutMs: 60_000 });
+    const slow = zms.faults.add({
+      kind: 'latency',
+      ms: 30_000,
+      match: { route: 'GET /domain/{domain}/roles' },
+      times: 1,
+    });
+    let rolesSettled = false;
+    const roles = client.getRoles('client').finally(() => {
+      rolesSettled = true;
+    });
+    // A rule used up is gone: the slow read has reached ZMS and holds the only slot.
+    await waitFor('the slow read to reach ZMS', () => !zms.faults.list().some((f) => f.id === slow));
+    const poll = await client.getModifiedDomains();
+    expect(poll.etag).toBeTruthy();
+    expect(rolesSettled).toBe(false);
+    await client.close();
+    await roles.catch(() => undefined);
+  });
+
   it('reports a body that does not validate as InvalidResponse', async () => {
     const client = await clientAs('user.reader', { maxAttempts: 1 });
     zms.faults.add({ kind: 'malformed', match: { route: 'GET /domain/{domain}/roles' }, times: 1 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { makeTestPki } from '../../support/pki.ts';
+import { waitFor } from '../../support/wait.ts';
 import { makeWorkdir } from '../../support/workdir.ts';
 import { startZmsServer, type ZmsServer } from '../../support/zms-server/server.ts';
 import { createDomain, putRole, ZmsTestClient } from './zms-client.ts';
@@ -49,8 +50,9 @@ describe('ZMS test server: "server down" and restart', () => {
       expect((await admin.get('/status')).status).toBe(200);
       const started = performance.now();
       await server.stop();
-      // Waiting for the idle connection to time out would take over a minute.
-      expect(performance.now() - started).toBeLessThan(2000);
+      // Waiting for the idle connection to time out would take over a minute; anything well under
+      // that shows it was closed (the bound is loose so that a saturated machine passes too).
+      expect(performance.now() - started).toBeLessThan(30_000);
     });
   });
 
@@ -104,11 +106,10 @@ describe('ZMS test server: persistence to a state folder', () => {
     await withServers([server], async (client) => {
       await createDomain(await client(server), 'flushed');
       const file = join(stateDir, 'zms-state.json');
-      const deadline = Date.now() + 5000;
-      while (!(existsSync(file) && readFileSync(file, 'utf8').includes('"flushed"'))) {
-        if (Date.now() > deadline) throw new Error('state file never mentioned the new domain');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await waitFor(
+        'the state file to mention the new domain',
+        () => existsSync(file) && readFileSync(file, 'utf8').includes('"flushed"'),
+      );
     });
   });
 });

@@ -92,6 +92,12 @@ export const MembershipBody = z.object({
   reviewReminder: optional(timestamp),
 });
 
+export const GroupMembershipBody = z.object({
+  memberName: z.string(),
+  groupName: optional(z.string()),
+  expiration: optional(timestamp),
+});
+
 export const GroupBody = z.object({
   ...entityMeta,
   name: z.string(),

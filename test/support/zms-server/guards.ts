@@ -34,6 +34,13 @@ export function authorize(
   }
 }
 
+/** Member writes need `update` or `update_members` on the role or group. */
+export function mayUpdateMembers(ctx: RequestContext, resource: string, domainName: string): boolean {
+  return ['update', 'update_members'].some((action) =>
+    isAllowed(ctx.zms.store, ctx.principal.fullName, action, resource, domainName),
+  );
+}
+
 /** True when the caller administers `sys.auth` (a "system admin"). */
 export function isSystemAdmin(ctx: RequestContext): boolean {
   const sysAuth = ctx.zms.store.getDomain('sys.auth');

@@ -6,6 +6,7 @@ import type { ActiveFault, FaultInjector } from './faults.ts';
 import { matchRoute, type Reply, type RouteMatch, type ZmsBackend } from './http.ts';
 import { type Principal, principalFromCommonName } from './names.ts';
 import { domainRoutes } from './routes-domains.ts';
+import { groupMembershipRoutes } from './routes-group-membership.ts';
 import { groupRoutes } from './routes-groups.ts';
 import { membershipRoutes } from './routes-membership.ts';
 import { policyRoutes } from './routes-policies.ts';
@@ -24,6 +25,7 @@ export const ROUTES = [
   ...roleRoutes,
   ...membershipRoutes,
   ...groupRoutes,
+  ...groupMembershipRoutes,
   ...policyRoutes,
   ...sysRoutes,
 ];
@@ -75,7 +77,8 @@ async function handleZmsRequest(
     apiPath: routed.apiPath,
     route,
   });
-  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+  // Unref: a test that ends while a slow answer is pending must not wait for it.
+  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs).unref());
   if (outcome?.kind === 'reset') {
     deps.counters.record(route, 'reset');
     req.socket.destroy();

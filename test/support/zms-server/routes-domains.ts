@@ -86,8 +86,9 @@ function getDomain(ctx: RequestContext) {
 /**
  * GET /domain: names in ascending order, filtered by `prefix` (raw string prefix), `depth`
  * (at most that many dots), `member`/`role`, `tagKey`/`tagValue` and `If-Modified-Since`
- * (strictly later); `skip` starts after a name and `limit` cuts the list, `next` naming the
- * last name returned.
+ * (strictly later). `skip` drops the names up to and including itself when it is one of the
+ * names found (ZMS ignores a `skip` that names no such domain); `limit` cuts the list, `next`
+ * naming the last name returned.
  */
 function getDomainList(ctx: RequestContext) {
   const limit = queryLimit(ctx);
@@ -101,23 +102,23 @@ function getDomainList(ctx: RequestContext) {
   const since = ifModifiedSince(ctx);
   const { store } = ctx.zms;
 
-  const names: string[] = [];
-  let next: string | undefined;
-  for (const name of store.namesFrom(skip !== undefined && skip > prefix ? skip : prefix)) {
+  let names: string[] = [];
+  for (const name of store.namesFrom(prefix)) {
     if (!name.startsWith(prefix)) break;
-    if (skip !== undefined && name <= skip) continue;
     if (depth !== undefined && domainDepth(name) > depth) continue;
     const domain = store.getDomain(name)!;
     if (since !== undefined && domain.modified <= since) continue;
     if (tagKey && !hasTag(domain.tags, tagKey, tagValue)) continue;
     if (member && !hasRoleMember(domain, member, role)) continue;
-    if (limit !== undefined && names.length === limit) {
-      next = names.at(-1);
-      break;
-    }
     names.push(name);
   }
-  return ok(next ? { names, next } : { names });
+  const skipped = skip === undefined ? -1 : names.indexOf(skip);
+  if (skipped >= 0) names = names.slice(skipped + 1);
+  if (limit !== undefined && names.length > limit) {
+    names = names.slice(0, limit);
+    return ok({ names, next: names.at(-1) });
+  }
+  return ok({ names });
 }
 
 /** DELETE /subdomain/{parent}/{name}: admins of the parent or of the subdomain may delete it. */
@@ -164,12 +165,21 @@ function optionalCount(ctx: RequestContext, name: string): number | undefined {
   return value;
 }
 
-/** `If-Modified-Since` (RFC 1123) in epoch ms; a date that does not parse is a 400. */
+/**
+ * `If-Modified-Since` (RFC 1123) in epoch ms; a date that does not parse is a 400. An empty
+ * header is no filter: the official clients send the header on every list call, empty when
+ * the caller gave no date (`zms-cli list-domain`).
+ */
 function ifModifiedSince(ctx: RequestContext): number | undefined {
   const raw = header(ctx, 'if-modified-since');
-  if (raw === undefined) return undefined;
+  if (raw === undefined || raw === '') return undefined;
   const ms = Date.parse(raw);
-  if (Number.isNaN(ms)) throw badRequest(`${ctx.api}: Invalid If-Modified-Since header: ${raw}`);
+  // ZMS appends its date parser's message to its own without a space.
+  if (Number.isNaN(ms)) {
+    throw badRequest(
+      `${ctx.api}: If-Modified-Since header value must be valid RFC1123 dateUnparseable date: "${raw}"`,
+    );
+  }
   return ms;
 }
 

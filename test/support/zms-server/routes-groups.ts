@@ -10,6 +10,7 @@ import {
 } from './guards.ts';
 import {
   defineRoute,
+  noContent,
   objectOrNoContent,
   ok,
   queryFlag,
@@ -18,9 +19,25 @@ import {
   validateBody,
 } from './http.ts';
 import { fullGroupName, shortObjectName } from './names.ts';
-import { groupJson } from './serialize.ts';
+import { groupJson, sortedValues } from './serialize.ts';
 
 type GroupParams = { domain: string; group: string };
+
+/**
+ * GET /domain/{domain}/groups: every group in one call, sorted; `members=true` adds their
+ * members. `tagKey`/`tagValue` filter.
+ */
+function getGroups(ctx: RequestContext) {
+  const domain = ctx.zms.store.getDomain(ctx.params.domain!);
+  if (!domain) throw notFound(`Domain not found: '${ctx.params.domain}'`);
+  const withMembers = queryFlag(ctx, 'members');
+  const tagKey = ctx.query.get('tagKey');
+  const tagValue = ctx.query.get('tagValue');
+  const list = sortedValues(domain.groups)
+    .filter((g) => !tagKey || (g.tags?.[tagKey] && (!tagValue || g.tags[tagKey].list.includes(tagValue))))
+    .map((group) => groupJson(domain.name, group, { members: withMembers }));
+  return ok({ list });
+}
 
 function getGroup(ctx: RequestContext) {
   const { domain: domainName, group: groupName } = ctx.params as GroupParams;
@@ -72,7 +89,21 @@ function putGroup(ctx: RequestContext) {
   return objectOrNoContent(ctx, () => groupJson(domainName, group));
 }
 
+/** DELETE /domain/{domain}/group/{group}: roles that name the group as a member keep the entry. */
+function deleteGroup(ctx: RequestContext) {
+  const { domain: domainName, group: groupName } = ctx.params as GroupParams;
+  const domain = domainForWrite(ctx, domainName);
+  authorize(ctx, ['delete'], fullGroupName(domainName, groupName), domainName);
+  const group = domain.groups.get(groupName);
+  if (!group) throw notFound('deleteGroup: Group does not exist');
+  auditRef(ctx, domain, group);
+  ctx.zms.store.deleteGroup(domain, groupName);
+  return noContent();
+}
+
 export const groupRoutes = [
+  defineRoute('GET', '/domain/{domain}/groups', 'getGroups', getGroups),
   defineRoute('GET', '/domain/{domain}/group/{group}', 'getGroup', getGroup),
   defineRoute('PUT', '/domain/{domain}/group/{group}', 'putGroup', putGroup),
+  defineRoute('DELETE', '/domain/{domain}/group/{group}', 'deleteGroup', deleteGroup),
 ];

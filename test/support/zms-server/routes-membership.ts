@@ -1,7 +1,6 @@
-import { isAllowed } from './authz.ts';
 import { MembershipBody } from './bodies.ts';
 import { badRequest, forbidden, notFound, quotaExceeded } from './errors.ts';
-import { auditRef, authorize, checkMemberExists, classifyOrReject, domainForWrite } from './guards.ts';
+import { auditRef, checkMemberExists, classifyOrReject, domainForWrite, mayUpdateMembers } from './guards.ts';
 import {
   defineRoute,
   noContent,
@@ -43,10 +42,9 @@ function putMembership(ctx: RequestContext) {
   const resource = fullRoleName(domainName, roleName);
   const { store, quotas } = ctx.zms;
   const caller = ctx.principal.fullName;
-  const authorized = ['update', 'update_members'].some((action) =>
-    isAllowed(store, caller, action, resource, domainName),
-  );
-  if (!authorized && !role.selfServe) throw forbidden();
+  const authorized = mayUpdateMembers(ctx, resource, domainName);
+  if (!authorized && !role.selfServe)
+    throw forbidden('putMembership: principal is not authorized to add members');
   checkMemberExists(ctx, memberName, classified);
   const ref = auditRef(ctx, domain, role);
   if (!role.members.has(memberName) && role.members.size >= quotas.membersPerRole) {
@@ -67,22 +65,29 @@ function putMembership(ctx: RequestContext) {
   return objectOrNoContent(ctx, () => membershipJson(domainName, role, memberName, store.clock.now()));
 }
 
-/** DELETE /domain/{domain}/role/{role}/member/{member}: the last `admin` member stays (403). */
+/**
+ * DELETE /domain/{domain}/role/{role}/member/{member}: callers with `update`/`update_members`
+ * on the role, or the member itself (anyone may leave a role); the last `admin` member stays
+ * (403).
+ */
 function deleteMembership(ctx: RequestContext) {
   const { domain: domainName, role: roleName, member: memberName } = ctx.params as MembershipParams;
   const domain = domainForWrite(ctx, domainName);
   const resource = fullRoleName(domainName, roleName);
-  authorize(ctx, ['update', 'update_members'], resource, domainName);
   const role = domain.roles.get(roleName);
-  if (!role) throw notFound(`deleteMembership: Role not found: '${resource}'`);
+  if (!role) throw notFound('Invalid domain/role name specified');
+  const caller = ctx.principal.fullName;
+  const { store } = ctx.zms;
+  if (caller !== memberName && !mayUpdateMembers(ctx, resource, domainName))
+    throw forbidden('deleteMembership: principal is not authorized to delete members');
   const ref = auditRef(ctx, domain, role);
+  if (roleName === 'admin' && role.members.size === 1 && role.members.has(memberName)) {
+    throw forbidden("deleteMembership: Cannot delete last member of 'admin' role");
+  }
   if (!role.members.has(memberName)) {
-    throw notFound(`deleteMembership: Member ${memberName} not found in role ${resource}`);
+    throw notFound(`deleteMembership: unable to delete role member: ${memberName} from role: ${roleName}`);
   }
-  if (roleName === 'admin' && role.members.size === 1) {
-    throw forbidden(`deleteMembership: Cannot delete last member of 'admin' role in domain ${domainName}`);
-  }
-  ctx.zms.store.removeMember(domain, role, memberName, { principal: ctx.principal.fullName, auditRef: ref });
+  store.removeMember(domain, role, memberName, { principal: caller, auditRef: ref });
   return noContent();
 }
 

@@ -46,7 +46,8 @@ function getRoleList(ctx: RequestContext) {
  * standard members (expired ones too; group members not expanded). `tagKey`/`tagValue` filter.
  */
 function getRoles(ctx: RequestContext) {
-  const domain = domainOr404(ctx);
+  const domain = ctx.zms.store.getDomain(ctx.params.domain!);
+  if (!domain) throw notFound(`getRoles: Domain not found: '${ctx.params.domain}'`);
   const withMembers = queryFlag(ctx, 'members');
   const tagKey = ctx.query.get('tagKey');
   const tagValue = ctx.query.get('tagValue');

@@ -19,10 +19,19 @@ function parseTag(raw: string | undefined): number {
 
 const quotedTag = (ms: number): string => `"${iso(ms)}"`;
 
-/** 304 answers repeat the request's tag (or the epoch tag when there was none). */
-const notModified = (ctx: RequestContext): Reply => ({
+/**
+ * A 304 of the domain list repeats the request's tag as it came (the epoch tag when there was
+ * no header; the official clients always send one, empty when they have no tag yet).
+ */
+const listNotModified = (ctx: RequestContext): Reply => ({
   status: 304,
   headers: { ETag: header(ctx, 'if-none-match') ?? EPOCH_TAG },
+});
+
+/** A 304 about one domain carries that domain's own tag, whatever tag the request had. */
+const domainNotModified = (domain: DomainRecord): Reply => ({
+  status: 304,
+  headers: { ETag: quotedTag(domain.modified) },
 });
 
 const isSysPrincipal = (ctx: RequestContext): boolean =>
@@ -48,16 +57,17 @@ function getSignedDomains(ctx: RequestContext): Reply {
   const only = ctx.query.get('domain')?.toLowerCase();
   if (only) {
     const domain = store.getDomain(only);
-    if (!domain) return ok({ domains: [] });
-    if (domain.modified <= since) return notModified(ctx);
+    // ZMS tags the empty answer about a missing domain with the time of the answer.
+    if (!domain) return ok({ domains: [] }, { ETag: quotedTag(store.clock.now()) });
+    if (domain.modified <= since) return domainNotModified(domain);
     return ok({ domains: [entry(domain)] }, { ETag: quotedTag(domain.modified) });
   }
 
   if (!metaOnly && !(queryFlag(ctx, 'master') && isSysPrincipal(ctx))) throw emptyBadRequest();
   // Polling clients mostly find nothing new: answer that without looking at every domain.
-  if (since >= store.newestModified) return notModified(ctx);
+  if (since >= store.newestModified) return listNotModified(ctx);
   const changed = [...store.domains].filter((domain) => domain.modified > since);
-  if (changed.length === 0) return notModified(ctx);
+  if (changed.length === 0) return listNotModified(ctx);
   changed.sort((a, b) => (a.name < b.name ? -1 : 1));
   const newest = changed.reduce((max, domain) => Math.max(max, domain.modified), 0);
   return ok({ domains: changed.map(entry) }, { ETag: quotedTag(newest) });
@@ -67,8 +77,8 @@ function getSignedDomains(ctx: RequestContext): Reply {
 function getJWSDomain(ctx: RequestContext): Reply {
   const name = ctx.params.domain!;
   const domain = ctx.zms.store.getDomain(name);
-  if (!domain) throw notFound(`getJWSDomain: Domain not found: ${name}`);
-  if (domain.modified <= parseTag(header(ctx, 'if-none-match'))) return notModified(ctx);
+  if (!domain) throw notFound(`No such domain: ${name}`);
+  if (domain.modified <= parseTag(header(ctx, 'if-none-match'))) return domainNotModified(domain);
   const { signer } = ctx.zms;
   return ok(signer.jws(domainDataJson(domain, signer)), { ETag: quotedTag(domain.modified) });
 }

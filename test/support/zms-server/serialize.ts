@@ -101,10 +101,11 @@ export function roleJson(domainName: string, role: RoleRecord, options: RoleJson
 export function groupJson(
   domainName: string,
   group: GroupRecord,
-  options: { auditLog?: boolean } = {},
+  options: { auditLog?: boolean; members?: boolean } = {},
 ): Json {
   const json: Json = { name: fullGroupName(domainName, group.name), modified: iso(group.modified) };
-  const members = [...group.members.values()].map((m) => memberJson(m)).sort(byMemberName);
+  const members =
+    options.members === false ? [] : [...group.members.values()].map((m) => memberJson(m)).sort(byMemberName);
   if (members.length > 0) json.groupMembers = members;
   entityMetaJson(json, group);
   if (options.auditLog && group.auditLog.length > 0) json.auditLog = group.auditLog.map(auditLogJson);

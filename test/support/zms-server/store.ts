@@ -198,6 +198,31 @@ export class ZmsStore {
     return group;
   }
 
+  deleteGroup(domain: DomainRecord, name: string): void {
+    if (domain.groups.delete(name)) this.touch(domain);
+    this.#changed();
+  }
+
+  /** Adds or overwrites one group member (groups have no pending members here). */
+  putGroupMember(domain: DomainRecord, group: GroupRecord, member: MemberRecord, author: ChangeAuthor): void {
+    group.members.set(member.memberName, member);
+    group.auditLog.push(auditEntry(member.memberName, 'ADD', author, this.clock.now()));
+    group.modified = this.touch(domain);
+    this.#changed();
+  }
+
+  removeGroupMember(
+    domain: DomainRecord,
+    group: GroupRecord,
+    memberName: string,
+    author: ChangeAuthor,
+  ): void {
+    if (!group.members.delete(memberName)) return;
+    group.auditLog.push(auditEntry(memberName, 'DELETE', author, this.clock.now()));
+    group.modified = this.touch(domain);
+    this.#changed();
+  }
+
   putPolicy(domain: DomainRecord, policy: Omit<PolicyRecord, 'modified'>): PolicyRecord {
     const record = { ...policy, modified: this.touch(domain) };
     domain.policies.set(policy.name, record);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { WorkQueue } from '../../../src/controller/workqueue.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -136,5 +136,25 @@ describe('WorkQueue', () => {
     q.queue.add('late');
     await q.done;
     expect(q.calls).toEqual(['k']);
+  });
+
+  it('retries a failed key no sooner than the error asks (Retry-After), however short its backoff', async () => {
+    jest.useFakeTimers();
+    try {
+      let attempts = 0;
+      const q = harness(1, async () => {
+        attempts++;
+        if (attempts === 1) throw Object.assign(new Error('429'), { retryAfterMs: 30_000 });
+        return undefined;
+      });
+      q.queue.add('a');
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(attempts).toBe(1);
+      await jest.advanceTimersByTimeAsync(29_500);
+      expect(attempts).toBe(2);
+      await q.queue.shutdown(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -312,9 +312,11 @@ describe('diffRoleBindings', () => {
     ]);
   });
 
-  it('removes only the namespace and name of an undesired binding', () => {
+  it('removes an undesired binding by namespace and name, naming its Athenz role', () => {
     const diff = diffRoleBindings([], [existing(desired({ subjects: alice }))], diffContext());
-    expect(diff.remove).toEqual([{ namespace: 'team-a', name: 'athenz.k8s-ns-admins.admin' }]);
+    expect(diff.remove).toEqual([
+      { namespace: 'team-a', name: 'athenz.k8s-ns-admins.admin', athenzRole: 'k8s-ns-admins' },
+    ]);
     expect(diff.changes).toEqual([
       {
         action: 'remove',

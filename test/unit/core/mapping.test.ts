@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseDuration } from '../../../src/core/duration.ts';
 import { matchesSelector } from '../../../src/core/label-selector.ts';
-import { parseMappingSpec } from '../../../src/core/mapping.ts';
+import { isLabelKey, parseMappingSpec } from '../../../src/core/mapping.ts';
 
 const minimal = { parentDomain: 'eks.users', roles: [{ athenzRole: 'k8s_ns_admins', clusterRole: 'admin' }] };
 
@@ -86,4 +86,56 @@ describe('matchesSelector', () => {
       false,
     ],
   ])('%s', (_title, selector, expected) => expect(matchesSelector(selector, labels)).toBe(expected));
+});
+
+describe('isLabelKey', () => {
+  it.each([
+    ['team', true],
+    ['example.com/team', true],
+    ['a.b-c/x_y.z', true],
+    ['A', true],
+    ['bad key!', false],
+    ['', false],
+    ['-team', false],
+    ['team-', false],
+    ['Example.com/team', false],
+    ['/team', false],
+    ['example.com/', false],
+    [`${'a'.repeat(63)}`, true],
+    [`${'a'.repeat(64)}`, false],
+    [`${'a'.repeat(254)}/x`, false],
+  ])('%j is %s', (key, expected) => expect(isLabelKey(key)).toBe(expected));
+});
+
+describe('spec values Kubernetes would refuse', () => {
+  const base = { parentDomain: 'eks.users', roles: [{ athenzRole: 'viewers', clusterRole: 'view' }] };
+  it.each([
+    [
+      'a label key',
+      { namespaceSelector: { matchLabels: { 'bad key!': 'x' } } },
+      /"bad key!" is not a valid label key/,
+    ],
+    [
+      'a label value',
+      { namespaceSelector: { matchLabels: { team: 'a/b' } } },
+      /"a\/b" is not a valid label value/,
+    ],
+    [
+      'an expression value',
+      { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['x y'] }] } },
+      /"x y" is not a valid label value/,
+    ],
+    ['a system: prefix', { subjects: { userPrefix: 'system:node:' } }, /must not start with "system:"/],
+    ['a SYSTEM: prefix', { subjects: { userPrefix: 'SYSTEM:' } }, /must not start with "system:"/],
+  ])('refuses %s', (_title, extra, message) => {
+    const parsed = parseMappingSpec({ ...base, ...extra });
+    expect('error' in parsed && parsed.error).toMatch(message);
+  });
+
+  it('accepts an empty label value and a prefix that only contains "system"', () => {
+    expect('spec' in parseMappingSpec({ ...base, namespaceSelector: { matchLabels: { team: '' } } })).toBe(
+      true,
+    );
+    expect('spec' in parseMappingSpec({ ...base, subjects: { userPrefix: 'athenz-system:' } })).toBe(true);
+  });
 });

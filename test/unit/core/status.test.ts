@@ -165,9 +165,10 @@ describe('computeStatus conditions', () => {
     expect(summary(computeStatus(input(overrides)))).toEqual(expected);
   });
 
+  /** Without ZMS nothing is confirmed in sync: Ready is False for the same reason. */
   function expectAthenz(athenz: string) {
     return {
-      Ready: 'True Synced',
+      Ready: athenz,
       AthenzReachable: athenz,
       Degraded: 'False AllNamespacesSynced',
       Conflict: 'False NoConflict',

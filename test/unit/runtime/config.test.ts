@@ -98,4 +98,24 @@ describe('the operator namespace', () => {
     expect(loadConfig(base(), {}).namespace).toBe('athenz-rbac-system');
     expect(loadConfig(base(), { POD_NAMESPACE: 'ops' }).namespace).toBe('ops');
   });
+
+  it.each([
+    [
+      'a lease no longer than the renew deadline',
+      ['10s', '10s', '2s'],
+      /lease duration \(10000 ms\) must be greater than the renew deadline/,
+    ],
+    [
+      'a renew deadline within a jittered retry',
+      ['15s', '2s', '2s'],
+      /renew deadline \(2000 ms\) must be greater than 1.2 × the retry period/,
+    ],
+  ])('refuses lease timings client-go refuses: %s', (_name, [lease, renew, retry], message) => {
+    const timings = ['--lease-duration', lease!, '--renew-deadline', renew!, '--retry-period', retry!];
+    const args = [...base(), '--leader-elect', 'true', ...timings];
+    expect(() => loadConfig(args, {})).toThrow(ConfigError);
+    expect(() => loadConfig(args, {})).toThrow(message);
+    // Without leader election the timings are unused, and so not checked.
+    expect(() => loadConfig([...base(), ...timings], {})).not.toThrow();
+  });
 });
