@@ -110,6 +110,16 @@ export class AthenzCache implements AthenzReader {
     this.#groups.clear();
   }
 
+  /** Domains under `prefix` whose last good answer said they exist. */
+  knownDomains(prefix: string): string[] {
+    const known: string[] = [];
+    for (const [key, value] of this.#lastGood) {
+      if (!key.startsWith(`domain\u0000${prefix}`)) continue;
+      if ((value as DomainSnapshot).exists) known.push(key.slice('domain\u0000'.length));
+    }
+    return known;
+  }
+
   /** A reader over the last good answers only: it never calls ZMS. */
   lastGood(): AthenzReader {
     const read = <T>(key: string): Promise<T> =>

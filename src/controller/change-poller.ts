@@ -16,6 +16,11 @@ import type { AthenzCache } from './athenz-cache.ts';
  * failures triggers a full resync, as does the `resyncPeriodMs` timer, the safety net for
  * anything a poll could miss. No resync drops the cache while ZMS fails: its answers are the
  * last good ones, and expiry keeps being applied from them until ZMS is back.
+ *
+ * A deleted domain never shows in the modified list, so each tick also lists the subdomains of
+ * every parent domain in use (one request per parent, only while some of its subdomains are
+ * known to exist): a known domain missing from the list is dropped from the cache and reconciled
+ * like a change, and ZMS then verifies it missing.
  */
 export interface ChangePollerOptions {
   zms: ZmsClient;
@@ -25,6 +30,8 @@ export interface ChangePollerOptions {
   /** The current poll period (the shortest syncInterval of the mappings). */
   intervalMs: () => number;
   resyncPeriodMs: number;
+  /** The parent domains whose subdomains are namespaces' domains. */
+  parentDomains: () => string[];
   onDomainsChanged: (domains: Set<string>, modified: Map<string, Date>) => void;
   onResync: () => void;
 }
@@ -83,6 +90,7 @@ export class ChangePoller {
     this.#running = true;
     try {
       await this.#poll();
+      if (!this.#failure) await this.#findDeletedDomains();
       if (!this.#failure && Date.now() - this.#lastResync >= this.#o.resyncPeriodMs) {
         this.#resync('periodic full resync');
       }
@@ -90,6 +98,35 @@ export class ChangePoller {
       this.#running = false;
       if (!this.#stopped) this.#schedule(Math.max(this.#o.intervalMs(), this.#retryAfterMs));
     }
+  }
+
+  async #findDeletedDomains(): Promise<void> {
+    const { zms, cache, log } = this.#o;
+    const stale = new Set<string>();
+    const modified = new Map<string, Date>();
+    for (const parent of new Set(this.#o.parentDomains())) {
+      const known = cache.knownDomains(`${parent}.`);
+      if (known.length === 0) continue;
+      let names: Set<string>;
+      try {
+        names = new Set(await zms.listSubdomains(parent));
+      } catch (err) {
+        log.warn('listing subdomains failed; deletions are looked for at the next tick', {
+          athenzDomain: parent,
+          error: String(err),
+        });
+        continue;
+      }
+      // A domain created while the list was being read may be missing from it: dropping its
+      // entry costs one read, which then finds it again.
+      for (const name of known) {
+        if (names.has(name)) continue;
+        log.info('Athenz domain deleted', { athenzDomain: name });
+        for (const d of cache.invalidate(name)) stale.add(d);
+        modified.set(name, new Date());
+      }
+    }
+    if (stale.size > 0) this.#o.onDomainsChanged(stale, modified);
   }
 
   #resync(message: string): void {

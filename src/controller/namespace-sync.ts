@@ -52,6 +52,8 @@ export type NamespaceOutcome =
       retryAfterMs?: number;
       /** From the last good answers: subjects whose membership has expired since, per binding. */
       expiredWhileFailing?: Map<string, Set<string>>;
+      /** ZMS verified the domain missing: a valid answer that nobody is a member of its roles. */
+      verifiedMissing?: boolean;
       nextExpiry?: Date;
     };
 
@@ -97,11 +99,14 @@ async function ensureDomain(
   if (snapshot.exists || input.readOnly) return { snapshot, isNew: false };
   if (!spec.domain.create) {
     return {
-      failure: fail(
-        namespace,
-        'DomainNotFound',
-        `Athenz domain ${domain} does not exist and spec.domain.create is false`,
-      ),
+      failure: {
+        ...fail(
+          namespace,
+          'DomainNotFound',
+          `Athenz domain ${domain} does not exist and spec.domain.create is false: its bindings have no subjects`,
+        ),
+        verifiedMissing: true,
+      } as NamespaceOutcome,
     };
   }
   athenzChanges.push({ action: 'CreateDomain', namespace, target: domain });

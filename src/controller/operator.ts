@@ -145,6 +145,14 @@ export class Operator {
       metrics,
       intervalMs: () => this.#pollInterval(),
       resyncPeriodMs: config.resyncPeriodMs,
+      parentDomains: () => [
+        ...new Set(
+          this.#mappings
+            .list()
+            .map((m) => toMapping(m).spec?.parentDomain)
+            .filter((p): p is string => Boolean(p)),
+        ),
+      ],
       onDomainsChanged: (domains, modified) => {
         for (const [domain, at] of modified) this.reconciler.noteAthenzChange(domain, at);
         this.#onDomainsChanged(domains);

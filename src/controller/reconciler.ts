@@ -4,7 +4,9 @@ import {
   type DesiredRoleBinding,
   type ExistingRoleBinding,
   keepOnly,
+  MAX_BINDING_BYTES,
   type MappingRef,
+  manifestBytes,
 } from '../core/bindings.ts';
 import { Reason } from '../core/conditions.ts';
 import {
@@ -96,6 +98,7 @@ interface WriteResult {
 
 const WRITE_FAILED = 'RoleBindingWriteFailed';
 const NAME_TAKEN = 'BindingNameTaken';
+const TOO_LARGE = 'BindingTooLarge';
 const pairKey = (namespace: string, athenzRole: string) => `${namespace}\u0000${athenzRole}`;
 
 export class MappingReconciler {
@@ -354,6 +357,18 @@ export class MappingReconciler {
       diff.apply.map((binding) =>
         limit(async () => {
           const key = bindingKey(binding);
+          const bytes = manifestBytes(binding);
+          if (bytes > MAX_BINDING_BYTES) {
+            // Refused before it is sent: the API server would refuse it anyway (413 or etcd's
+            // limit). What is bound now stays bound; nothing is split or cut silently.
+            failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
+            failures.push({
+              namespace: binding.namespace,
+              reason: TOO_LARGE,
+              message: `RoleBinding ${key} would hold ${binding.subjects.length} subjects (${bytes} bytes), over the ${MAX_BINDING_BYTES} bytes Kubernetes can store: left as it is`,
+            });
+            return;
+          }
           try {
             // What this mapping does not own yet is created, never applied over: a same-named
             // object someone else made is reported and left alone, not adopted.
@@ -624,7 +639,8 @@ export function creatorTag(clusterId: string | undefined, mappingName: string): 
   return clusterId ? `${clusterId}:${mappingName}` : mappingName;
 }
 
-/** For namespaces whose Athenz read failed: their bindings minus members expired since. */
+/** For namespaces whose Athenz read failed: their bindings minus members expired since, or with
+ * no subjects at all when ZMS verified their domain missing. */
 function expiredDuringFailure(
   failed: Failed[],
   existing: ExistingRoleBinding[],
@@ -632,11 +648,15 @@ function expiredDuringFailure(
 ): DesiredRoleBinding[] {
   const out: DesiredRoleBinding[] = [];
   for (const f of failed) {
-    if (!f.expiredWhileFailing) continue;
+    if (!f.expiredWhileFailing && !f.verifiedMissing) continue;
     for (const b of existing) {
       if (b.namespace !== f.namespace) continue;
-      const expired = f.expiredWhileFailing.get(b.name);
-      const trimmed = expired ? keepOnly(b, (subject) => !expired.has(subject), mapping) : undefined;
+      const expired = f.expiredWhileFailing?.get(b.name);
+      const trimmed = f.verifiedMissing
+        ? keepOnly(b, () => false, mapping)
+        : expired
+          ? keepOnly(b, (subject) => !expired.has(subject), mapping)
+          : undefined;
       if (trimmed) out.push(trimmed);
     }
   }

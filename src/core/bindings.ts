@@ -137,3 +137,12 @@ export function keepOnly(
     subjects: kept.map((s) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: s.name })),
   };
 }
+
+/** The largest RoleBinding the operator writes, in bytes of JSON: etcd refuses values over
+ * 1.5 MiB and the API server bodies over 3 MiB, so above this a write can only fail. */
+export const MAX_BINDING_BYTES = 1_000_000;
+
+/** The size of the object the operator would write. */
+export function manifestBytes(binding: DesiredRoleBinding): number {
+  return Buffer.byteLength(JSON.stringify(roleBindingManifest(binding)));
+}

@@ -5,6 +5,7 @@ import { ReloadingAgent, type TlsFiles } from './credentials.ts';
 import { fromNetworkError, kindForStatus, parseRetryAfter, ZmsError } from './errors.ts';
 import {
   type Domain,
+  domainListSchema,
   domainSchema,
   errorBodySchema,
   type Group,
@@ -30,6 +31,8 @@ export interface ZmsClient {
   /** Creates (or replaces!) a role: callers create only after a verified 404. */
   putRole(domain: string, role: string, members: string[]): Promise<void>;
   getGroup(domain: string, group: string): Promise<Group | undefined>;
+  /** The names of the direct subdomains of `parent` (one request per 5,000 names). */
+  listSubdomains(parent: string): Promise<string[]>;
   /** Domains changed since `etag` (all domains when absent); `undefined` domains = 304. */
   getModifiedDomains(etag?: string): Promise<ModifiedDomains>;
   close(): Promise<void>;
@@ -247,6 +250,25 @@ export function createZmsClient(options: ZmsClientOptions): ZmsClient {
         accept: [404],
       });
       return r.status === 404 ? undefined : r.value;
+    },
+    async listSubdomains(parent) {
+      const prefix = `${parent}.`;
+      const names: string[] = [];
+      for (let skip: string | undefined, page = 0; page < 1_000; page++) {
+        const query = new URLSearchParams({ prefix, limit: '5000', ...(skip ? { skip } : {}) });
+        const r = await send({
+          method: 'GET',
+          endpoint: 'GET /domain',
+          path: `/domain?${query}`,
+          schema: domainListSchema,
+          // Part of change detection: it must not wait behind reconciles either.
+          priority: true,
+        });
+        for (const name of r.value!.names) if (!name.slice(prefix.length).includes('.')) names.push(name);
+        skip = r.value!.next ?? undefined;
+        if (!skip) break;
+      }
+      return names;
     },
     async getModifiedDomains(etag) {
       const r = await send({

@@ -76,6 +76,11 @@ export const modifiedDomainsSchema = z.object({
 });
 
 /** The body of a ZMS error, when it is JSON. */
+export const domainListSchema = z.object({
+  names: list(z.string()),
+  next: z.string().nullish(),
+});
+
 export const errorBodySchema = z.object({
   code: z.number().int().optional(),
   message: z.string().optional(),

@@ -60,11 +60,13 @@ export const DEFAULT_OPERATOR_CONFIG: OperatorConfig = {
   defaultIntervalMs: 2_000,
 };
 
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(
+  zmsOptions: Omit<Parameters<typeof startZmsServer>[0] & object, 'adminPrincipals'> = {},
+): Promise<Harness> {
   const [plane, zms] = await Promise.all([
     // The CRD first, so that the garbage collector watches AthenzRoleMappings from its start.
     startControlPlane({ beforeControllers: installCrd }),
-    startZmsServer({ adminPrincipals: [ATHENZ_ADMIN] }),
+    startZmsServer({ ...zmsOptions, adminPrincipals: [ATHENZ_ADMIN] }),
   ]);
   const running: RunningOperator[] = [];
   try {

@@ -3,6 +3,7 @@ import { roleBindingName } from '../../../src/core/names.ts';
 import {
   ATHENZ_ADMIN,
   type Harness,
+  OPERATOR_PRINCIPAL,
   type RunningOperator,
   startHarness,
 } from '../../support/operator-harness.ts';
@@ -105,5 +106,25 @@ describe('syncing Athenz roles into namespaces', () => {
     expect(role.roleMembers?.map((m) => m.memberName)).toEqual(['user.carol', 'user.dave']);
     const domain = await h.admin.getDomain(`${PARENT}.team-b`);
     expect(domain?.tags?.['athenz-rbac-operator.created-by']).toBeUndefined();
+  });
+
+  it('takes access away within an interval when the Athenz domain is deleted', async () => {
+    await h.admin.ensureDomain(`${PARENT}.team-c`, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
+    await h.admin.putRole(`${PARENT}.team-c`, 'viewers', ['user.erin']);
+    await h.cluster.createMapping('sync-deleted', {
+      parentDomain: PARENT,
+      namespaceSelector: { matchLabels: { 'test/mapping': 'sync-deleted' } },
+      roles: [{ athenzRole: 'viewers', clusterRole: 'view' }],
+      domain: { create: false },
+      syncInterval: '2s',
+    });
+    await h.cluster.createNamespace('team-c', { 'test/mapping': 'sync-deleted' });
+    await h.cluster.waitForSubjects('team-c', 'athenz.viewers.view', ['user.erin']);
+    // A deleted domain never appears among the modified ones: the subdomain listing finds it.
+    await h.admin.call('DELETE', `/subdomain/${PARENT}/team-c`);
+    await h.cluster.waitForSubjects('team-c', 'athenz.viewers.view', [], 20_000);
+    await op.waitForLog({ message: 'Athenz domain deleted', athenzDomain: `${PARENT}.team-c` });
+    const m = await h.cluster.getMapping('sync-deleted');
+    expect(m?.status?.failures?.find((f) => f.namespace === 'team-c')?.reason).toBe('DomainNotFound');
   });
 });

@@ -103,6 +103,13 @@ export class FakeZms implements ZmsClient {
     return this.domains.get(domain)?.groups.get(group);
   }
 
+  async listSubdomains(parent: string) {
+    await this.#enter('listSubdomains', [parent]);
+    return [...this.domains.keys()].filter(
+      (d) => d.startsWith(`${parent}.`) && !d.slice(parent.length + 1).includes('.'),
+    );
+  }
+
   /** Reports `domain` as modified at the next change poll. */
   markChanged(domain: string): this {
     this.#changed.add(domain);

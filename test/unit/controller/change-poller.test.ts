@@ -21,6 +21,7 @@ function setup(options: { resyncPeriodMs?: number } = {}) {
     metrics: createMetrics({ defaultMetrics: false }),
     intervalMs: () => 1_000,
     resyncPeriodMs: options.resyncPeriodMs ?? 600_000,
+    parentDomains: () => ['eks.users'],
     onDomainsChanged: (domains) => events.changed.push([...domains]),
     onResync: () => events.resyncs++,
   });
@@ -94,6 +95,20 @@ describe('ChangePoller', () => {
       'eks.users.team-b',
       'eks.users.team-b',
     ]);
+    await t.poller.stop();
+  });
+
+  it('notices a deleted domain within one tick, though it never shows as modified', async () => {
+    jest.useFakeTimers();
+    const t = setup();
+    t.poller.start();
+    await jest.advanceTimersByTimeAsync(0);
+    await t.cache.domain('eks.users.team-a');
+    t.zms.domains.delete('eks.users.team-a');
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(t.events.changed.at(-1)).toEqual(['eks.users.team-a']);
+    // Dropped from the cache: the next read asks ZMS, which verifies it is gone.
+    await expect(t.cache.domain('eks.users.team-a')).resolves.toEqual({ exists: false });
     await t.poller.stop();
   });
 });

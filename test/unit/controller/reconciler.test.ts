@@ -452,3 +452,44 @@ describe('MappingReconciler: a spec it may not act on fully', () => {
     expect(t.cluster.condition('m1', 'Ready')).toMatchObject({ status: 'True' });
   });
 });
+
+describe('MappingReconciler: a domain ZMS verifies missing', () => {
+  it('is a valid answer: its bindings lose every subject, and status says why', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    t.cluster.addMapping('m1', spec({ domain: { create: false } }));
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.jane']);
+
+    t.zms.domains.delete(`${PARENT}.team-a`);
+    t.cache.invalidate(`${PARENT}.team-a`);
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual([]);
+    expect(t.cluster.statusOf('m1')?.failures).toEqual([
+      expect.objectContaining({ namespace: 'team-a', reason: 'DomainNotFound' }),
+    ]);
+    expect(t.zms.count('createSubdomain')).toBe(0);
+  });
+});
+
+describe('MappingReconciler: a role too large for one RoleBinding', () => {
+  it('keeps what is bound and reports the size, instead of a partial list or an endless 413', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    t.cluster.addMapping('m1', spec());
+    await t.reconciler.reconcile('m1');
+    const many = Array.from({ length: 20_000 }, (_, i) => `user.member-number-${String(i).padStart(6, '0')}`);
+    t.zms.setRole(`${PARENT}.team-a`, 'viewers', ['user.jane', ...many]);
+    t.cache.invalidateAll();
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual(['user.jane']);
+    expect(t.cluster.statusOf('m1')?.failures).toEqual([
+      expect.objectContaining({
+        namespace: 'team-a',
+        reason: 'BindingTooLarge',
+        message: expect.stringMatching(/would hold 20001 subjects \(\d+ bytes\), over the 1000000 bytes/),
+      }),
+    ]);
+    expect(t.cluster.writes.filter((w) => w.verb === 'apply')).toHaveLength(1);
+  });
+});
