@@ -27,7 +27,7 @@ lint: deps ## Biome (lint + format check) and the TypeScript type check
 	npm run lint
 
 .PHONY: envtest
-envtest: ## Build or reuse etcd, kube-apiserver, kubectl and helm; print their folder
+envtest: ## Build or reuse etcd, kube-apiserver, kube-controller-manager, kubectl and helm; print their folder
 	@bash hack/envtest.sh
 
 .PHONY: athenz-tools

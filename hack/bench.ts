@@ -178,7 +178,7 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   log('starting a control plane and the ZMS test server...');
   [plane, zms] = await Promise.all([
-    startControlPlane(),
+    startControlPlane({ beforeControllers: installCrd }),
     startZms({
       preferredPort: 0,
       certDir,
@@ -188,7 +188,6 @@ async function main() {
   ]);
   const cluster = new Cluster(plane.kubeConfig);
   await bootstrapAthenz(zms.admin, [PARENT]);
-  await installCrd(plane.kubeConfig);
   await cluster.createNamespace(OPERATOR_NAMESPACE);
   const counters = () => zms!.server.counters.snapshot();
   const snapshot = () => kubeSnapshot(cluster, plane!.assetsDir, plane!.kubeconfigPath);

@@ -179,9 +179,10 @@ async function main(): Promise<void> {
   takeLock();
   if (args.fresh) rmSync(files.state, { recursive: true, force: true });
 
-  say('Starting a control plane (etcd, kube-apiserver) and the ZMS test server...');
+  say('Starting a control plane (etcd, kube-apiserver, kube-controller-manager) and the ZMS test server...');
   const [plane, zms, tools] = await Promise.allSettled([
-    startControlPlane(),
+    // The CRD before the controllers, so that the garbage collector watches mappings at once.
+    startControlPlane({ beforeControllers: installCrd }),
     startZms({ preferredPort: zmsPort, certDir: files.certs, stateDir: files.state }),
     // zms-cli, for the guide (built on first use, then taken from the cache).
     locateAthenzTools(),
@@ -299,7 +300,6 @@ async function setUpAthenz({ admin }: ZmsSetup): Promise<void> {
 }
 
 async function setUpCluster(cp: ControlPlane): Promise<void> {
-  await installCrd(cp.kubeConfig);
   const cluster = new Cluster(cp.kubeConfig);
   await cluster.createNamespace(OPERATOR_NAMESPACE);
   await kubectl(cp.assetsDir, files.kubeconfig, ['apply', '-f', join(REPO_ROOT, 'samples/')]);

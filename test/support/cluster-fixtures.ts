@@ -157,7 +157,7 @@ export class Cluster {
 }
 
 export interface MappingResource {
-  metadata: { name: string; generation: number; finalizers?: string[] };
+  metadata: { name: string; uid: string; generation: number; finalizers?: string[] };
   spec: Record<string, unknown>;
   status?: {
     observedGeneration?: number;

@@ -64,12 +64,12 @@ export async function startHarness(
   zmsOptions: Omit<Parameters<typeof startZmsServer>[0] & object, 'adminPrincipals'> = {},
 ): Promise<Harness> {
   const [plane, zms] = await Promise.all([
-    startControlPlane(),
+    // The CRD first, so that the garbage collector watches AthenzRoleMappings from its start.
+    startControlPlane({ beforeControllers: installCrd }),
     startZmsServer({ ...zmsOptions, adminPrincipals: [ATHENZ_ADMIN] }),
   ]);
   const running: RunningOperator[] = [];
   try {
-    await installCrd(plane.kubeConfig);
     const cluster = new Cluster(plane.kubeConfig);
     await cluster.createNamespace(DEFAULT_OPERATOR_CONFIG.operatorNamespace);
     const adminCert = await zms.pki.issueClientCert(ATHENZ_ADMIN);

@@ -46,18 +46,12 @@ describe('the test control plane', () => {
       code: 403,
     });
 
-    // Not `view`: with no kube-controller-manager, aggregated ClusterRoles keep empty rules.
-    await rbac.createClusterRole({
-      body: {
-        metadata: { name: 'cp-configmap-reader' },
-        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
-      },
-    });
+    // `view` itself: kube-controller-manager aggregates its rules from the system:aggregate-to-view roles.
     await rbac.createNamespacedRoleBinding({
       namespace: 'cp-rbac',
       body: {
-        metadata: { name: 'reader-configmaps' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cp-configmap-reader' },
+        metadata: { name: 'reader-view' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
         subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: 'cp-rbac' }],
       },
     });
@@ -72,6 +66,84 @@ describe('the test control plane', () => {
       (await kubectl(['auth', 'can-i', 'list', 'configmaps', '-n', 'cp-rbac'])) === 'yes' ? true : undefined,
     );
     expect(await kubectl(['auth', 'can-i', 'delete', 'configmaps', '-n', 'cp-rbac'])).toBe('no');
+    expect(await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'cp-rbac'])).toBe('no');
+    expect(await kubectl(['auth', 'can-i', 'list', 'configmaps', '-n', 'default'])).toBe('no');
+  });
+
+  it('aggregates admin, edit and view from the system:aggregate-to-* roles, and keeps them current', async () => {
+    const rbac = plane.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    const rules = async (name: string) => (await rbac.readClusterRole({ name })).rules ?? [];
+    const grants = (list: k8s.V1PolicyRule[], resource: string, verb: string) =>
+      list.some((r) => r.resources?.includes(resource) && r.verbs.includes(verb));
+    expect(grants(await rules('view'), 'configmaps', 'list')).toBe(true);
+    expect(grants(await rules('view'), 'configmaps', 'delete')).toBe(false);
+    expect(grants(await rules('edit'), 'configmaps', 'delete')).toBe(true);
+    expect(grants(await rules('admin'), 'rolebindings', 'create')).toBe(true);
+    // A ClusterRole that a CRD's chart would add: its rules join `view` within moments.
+    await rbac.createClusterRole({
+      body: {
+        metadata: {
+          name: 'cp-widgets-view',
+          labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' },
+        },
+        rules: [{ apiGroups: ['example.com'], resources: ['widgets'], verbs: ['get', 'list'] }],
+      },
+    });
+    await waitFor('view to aggregate the widgets rule', async () =>
+      grants(await rules('view'), 'widgets', 'list'),
+    );
+  });
+
+  it('gives each new namespace its default ServiceAccount and kube-root-ca.crt', async () => {
+    const core = plane.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'cp-defaults' } } });
+    await waitFor('the default ServiceAccount', () =>
+      core.readNamespacedServiceAccount({ namespace: 'cp-defaults', name: 'default' }),
+    );
+    const ca = await waitFor('kube-root-ca.crt', () =>
+      core.readNamespacedConfigMap({ namespace: 'cp-defaults', name: 'kube-root-ca.crt' }),
+    );
+    expect(ca.data?.['ca.crt']).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('deletes a namespace with its content by itself, as `kubectl delete namespace` does', async () => {
+    const core = plane.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'cp-doomed' } } });
+    await core.createNamespacedConfigMap({ namespace: 'cp-doomed', body: { metadata: { name: 'content' } } });
+    const kubectl = join(plane.assetsDir, 'kubectl');
+    // kubectl waits until the namespace is gone (its default --wait=true).
+    const { stdout } = await run(kubectl, ['delete', 'namespace', 'cp-doomed', '--timeout=60s'], {
+      env: { ...process.env, KUBECONFIG: plane.kubeconfigPath },
+    });
+    expect(stdout).toContain('namespace "cp-doomed" deleted');
+    await expect(core.readNamespace({ name: 'cp-doomed' })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('collects the dependents of a deleted owner', async () => {
+    const core = plane.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'cp-gc' } } });
+    const owner = await core.createNamespacedConfigMap({
+      namespace: 'cp-gc',
+      body: { metadata: { name: 'owner' } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: 'cp-gc',
+      body: {
+        metadata: {
+          name: 'dependent',
+          ownerReferences: [
+            { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata!.uid! },
+          ],
+        },
+      },
+    });
+    await core.deleteNamespacedConfigMap({ namespace: 'cp-gc', name: 'owner' });
+    await waitFor('the dependent to be collected', () =>
+      core.readNamespacedConfigMap({ namespace: 'cp-gc', name: 'dependent' }).then(
+        () => false,
+        (e: { code?: number }) => e.code === 404,
+      ),
+    );
   });
 
   it('removes its processes and files on stop', async () => {

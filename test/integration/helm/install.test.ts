@@ -12,7 +12,7 @@ import { waitFor } from '../../support/wait.ts';
  * `helm install` into a real control plane creates what the operator needs, and the CRD's life
  * cycle is the documented one: `helm upgrade` changes it with the chart, `helm uninstall` keeps
  * it (and every AthenzRoleMapping), and a later install of the same release adopts it again.
- * (No controller-manager runs here: the Deployment is stored, no Pod starts.)
+ * (The test control plane runs no workload controllers: the Deployment is stored, no Pod starts.)
  */
 const NAMESPACE = 'athenz-rbac-system';
 const RELEASE = 'athenz-rbac-operator';

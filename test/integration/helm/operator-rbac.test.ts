@@ -75,8 +75,7 @@ beforeAll(async () => {
   for (const domain of ['athenz', 'athenz.k8s', 'eks']) await admin.ensureDomain(domain, [ATHENZ_ADMIN]);
   await admin.ensureDomain(PARENT, [ATHENZ_ADMIN, OPERATOR_PRINCIPAL]);
 
-  // ClusterRoles with real rules (the aggregated admin/edit/view are empty without a
-  // controller-manager, so binding them proves nothing about `bind`).
+  // Two more ClusterRoles with rules: one allowed in the chart's values, one outside them.
   for (const [name, resource] of [
     ['pod-reader', 'pods'],
     ['secret-reader', 'secrets'],
@@ -193,8 +192,8 @@ describe('the operator with exactly the chart RBAC', () => {
       input: SAMPLE_YAML,
     });
     expect(applied.stdout).toContain(`athenzrolemapping.rbac.athenz.io/${SAMPLE} created`);
-    // pod-reader has real rules: only the chart's `bind` permission lets the operator bind it
-    // (admin and view are empty here, without a controller-manager to aggregate them).
+    // admin, view (aggregated by kube-controller-manager) and pod-reader have real rules: only the
+    // chart's `bind` permission lets the operator bind them, as it does not hold those rules itself.
     await cluster.createMapping(READERS, {
       parentDomain: PARENT,
       namespaceSelector: { matchLabels: { 'athenz.io/sync': 'true' } },

@@ -20,18 +20,18 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => h?.stop());
 
-/** Deletes a namespace for real: the test control plane has no namespace controller to finalize it. */
+/** Deletes a namespace as `kubectl delete namespace` does: kube-controller-manager's namespace
+ * controller empties it (the operator's RoleBindings included) and removes it. */
 async function deleteNamespace(name: string) {
   await h.cluster.core.deleteNamespace({ name });
-  await h.cluster.core.replaceNamespaceFinalize({
-    name,
-    body: { metadata: { name }, spec: { finalizers: [] } },
-  });
-  await waitFor(`namespace ${name} to be gone`, async () =>
-    h.cluster.core.readNamespace({ name }).then(
-      () => false,
-      (e: { code?: number }) => e.code === 404,
-    ),
+  await waitFor(
+    `namespace ${name} to be gone`,
+    async () =>
+      h.cluster.core.readNamespace({ name }).then(
+        () => false,
+        (e: { code?: number }) => e.code === 404,
+      ),
+    { timeoutMs: 30_000 },
   );
 }
 

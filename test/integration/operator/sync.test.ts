@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { roleBindingName } from '../../../src/core/names.ts';
 import {
   ATHENZ_ADMIN,
   type Harness,
@@ -47,6 +48,8 @@ describe('syncing Athenz roles into namespaces', () => {
     await h.admin.addMember(`${PARENT}.team-a`, 'viewers', 'user.alice');
     await h.admin.addMember(`${PARENT}.team-a`, 'k8s_ns_admins', 'user.bob');
     await h.cluster.waitForSubjects('team-a', 'athenz.viewers.view', ['user.alice']);
+    // The two additions may reach the operator in one poll or in two: wait for each binding.
+    await h.cluster.waitForSubjects('team-a', roleBindingName('k8s_ns_admins', 'admin'), ['user.bob']);
     const adminBinding = (await h.cluster.rbac.listNamespacedRoleBinding({ namespace: 'team-a' })).items.find(
       (rb) => rb.metadata?.annotations?.['rbac.athenz.io/athenz-role'] === 'k8s_ns_admins',
     );

@@ -4,12 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BINARIES = ['etcd', 'kube-apiserver', 'kubectl', 'helm'] as const;
+const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'] as const;
 
 let cached: string | undefined;
 
 /**
- * The folder holding etcd, kube-apiserver, kubectl and helm: `$KUBEBUILDER_ASSETS` when it has
+ * The folder holding etcd, kube-apiserver, kube-controller-manager, kubectl and helm: `$KUBEBUILDER_ASSETS` when it has
  * them all, otherwise whatever `hack/envtest.sh` prints (it builds them on a cold cache, which
  * takes minutes; `make test` runs it before jest so tests never pay that inside a timeout).
  */

@@ -4,9 +4,12 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 /**
- * The certificates a test control plane needs: a serving certificate for 127.0.0.1, a client CA
- * whose certificates kube-apiserver accepts, an admin client certificate in `system:masters`,
- * and an RSA key pair that signs ServiceAccount tokens (kube-apiserver verifies RS256 tokens).
+ * The certificates a test control plane needs: a serving certificate for 127.0.0.1 (kube-apiserver
+ * and kube-controller-manager serve with it), a client CA whose certificates kube-apiserver
+ * accepts, an admin client certificate in `system:masters`, kube-controller-manager's client
+ * certificate (`system:kube-controller-manager`, the user the bootstrap RBAC policy grants its
+ * permissions to), and an RSA key pair that signs ServiceAccount tokens (kube-apiserver verifies
+ * RS256 tokens; kube-controller-manager signs the legacy token Secrets with it).
  */
 x509.cryptoProvider.set(webcrypto as never);
 type CryptoKey = webcrypto.CryptoKey;
@@ -104,6 +107,7 @@ export interface ControlPlaneCerts {
   serving: Pem & { caPem: string };
   clientCaPem: string;
   admin: Pem;
+  controllerManager: Pem;
   serviceAccount: { publicKeyPem: string; privateKeyPem: string };
 }
 
@@ -121,11 +125,16 @@ export async function makeControlPlaneCerts(): Promise<ControlPlaneCerts> {
     organizations: ['system:masters'],
     usage: 'client',
   });
+  const controllerManager = await issueCert(clientCa, {
+    commonName: 'system:kube-controller-manager',
+    usage: 'client',
+  });
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
     serving: { ...serving, caPem: servingCa.pem.certPem },
     clientCaPem: clientCa.pem.certPem,
     admin,
+    controllerManager,
     serviceAccount: {
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

@@ -1,6 +1,6 @@
 /**
- * `make control-plane`: starts a test control plane in the foreground, prints how to point
- * kubectl at it, and removes everything on Ctrl-C.
+ * `make control-plane`: starts a test control plane (etcd, kube-apiserver, kube-controller-manager)
+ * in the foreground, prints how to point kubectl at it, and removes everything on Ctrl-C.
  */
 import { startControlPlane } from './control-plane.ts';
 
@@ -12,6 +12,7 @@ process.stdout.write(
     `export KUBECONFIG=${plane.kubeconfigPath}`,
     `export PATH=${plane.assetsDir}:$PATH   # kubectl and helm of the pinned versions`,
     'kubectl get namespaces',
+    'kubectl get clusterrole view -o yaml   # aggregated by kube-controller-manager',
     '',
     'Press Ctrl-C to stop and clean up.',
     '',

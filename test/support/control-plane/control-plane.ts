@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { freePort } from '../ports.ts';
@@ -13,21 +14,36 @@ import { type ManagedProcess, makeWorkdir, removeWorkdir, spawnManaged } from '.
  * RBAC authorization, ServiceAccount token signing (so `mintToken` returns a token that the API
  * server authenticates and authorizes for real), and an admin kubeconfig (client certificate in
  * `system:masters`). Start one per test file; isolate tests by namespace.
+ *
+ * Beside them runs a kube-controller-manager with the controllers that make the API behave like
+ * a cluster's (CONTROLLERS): deleted namespaces are emptied and go away by themselves, owner
+ * references are garbage-collected, the aggregated ClusterRoles `admin`, `edit` and `view` get
+ * their rules, every namespace gets its `default` ServiceAccount and `kube-root-ca.crt`. No
+ * workload controllers: a Deployment is stored, no Pod is made (nothing could run it).
  */
+export const CONTROLLERS = [
+  'garbage-collector-controller',
+  'namespace-controller',
+  'clusterrole-aggregation-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+  'root-ca-certificate-publisher-controller',
+] as const;
+
 export interface ControlPlane {
   readonly url: string;
   /** Admin kubeconfig file, for kubectl and helm. */
   readonly kubeconfigPath: string;
   /** Admin client configuration. */
   readonly kubeConfig: k8s.KubeConfig;
-  /** The folder with etcd, kube-apiserver, kubectl and helm. */
+  /** The folder with etcd, kube-apiserver, kube-controller-manager, kubectl and helm. */
   readonly assetsDir: string;
   readonly workdir: string;
   /** A token for the ServiceAccount (created if missing) through the TokenRequest API. */
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** A client configuration, and a kubeconfig file, that authenticate with `token`. */
   kubeConfigForToken(token: string): { kubeConfig: k8s.KubeConfig; kubeconfigPath: string };
-  /** Stops both processes and removes every file. Idempotent. */
+  /** Stops the processes and removes every file. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -36,6 +52,11 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: string[];
+  /**
+   * Runs once the API server answers, before kube-controller-manager starts: CRDs installed here
+   * are known to the garbage collector from its first discovery (it rediscovers only every 30 s).
+   */
+  beforeControllers?: (kubeConfig: k8s.KubeConfig) => Promise<void>;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -110,7 +131,76 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     const kubeConfig = new k8s.KubeConfig();
     kubeConfig.loadFromFile(kubeconfigPath);
-    await waitUntilReady(kubeConfig, processes, options.startTimeoutMs ?? 60_000);
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    const health = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    // Reading a namespace needs etcd, authentication and RBAC's bootstrap policy: all of it.
+    await waitUntilReady('kube-apiserver to serve', processes, deadline, async () => {
+      await health.readNamespace({ name: 'default' });
+      return true;
+    });
+
+    await options.beforeControllers?.(kubeConfig);
+
+    // Started once the API server answers /healthz to it: kube-controller-manager polls that once
+    // a second (giving up after 10 s), and it fails for a while after the admin (system:masters,
+    // no RBAC check) is served: 403 until RBAC's bootstrap policy is loaded, then 500 until the
+    // rbac/bootstrap-roles post-start hook ends (about 2 s on a busy 2-core machine).
+    await waitUntilReady('kube-apiserver to authorize kube-controller-manager', processes, deadline, () =>
+      httpsOk(`${url}/healthz`, {
+        ca: certs.serving.caPem,
+        cert: certs.controllerManager.certPem,
+        key: certs.controllerManager.keyPem,
+      }),
+    );
+    const kcmPort = await freePort();
+    const kcmKubeconfig = file(
+      'kube-controller-manager.kubeconfig',
+      kubeconfigYaml({
+        server: url,
+        caPath,
+        user: {
+          clientCertificate: file('kube-controller-manager.crt', certs.controllerManager.certPem),
+          clientKey: file('kube-controller-manager.key', certs.controllerManager.keyPem),
+        },
+      }),
+    );
+    processes.push(
+      spawnManaged(
+        'kube-controller-manager',
+        assetPath('kube-controller-manager'),
+        [
+          `--kubeconfig=${kcmKubeconfig}`,
+          `--controllers=${CONTROLLERS.join(',')}`,
+          // Each controller acts as its own ServiceAccount with the bootstrap policy's
+          // system:controller:* role, as in kubeadm clusters: RBAC is exercised as it is there.
+          '--use-service-account-credentials=true',
+          `--service-account-private-key-file=${join(workdir, 'sa-signer.key')}`,
+          `--root-ca-file=${caPath}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--tls-cert-file=${join(workdir, 'serving.crt')}`,
+          `--tls-private-key-file=${join(workdir, 'serving.key')}`,
+          // Tests delete namespaces and owners in bursts: the default 20 requests/s would queue.
+          '--kube-api-qps=200',
+          '--kube-api-burst=400',
+          '--v=0',
+        ],
+        workdir,
+      ),
+    );
+    const rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await waitUntilReady('kube-controller-manager to be healthy', processes, deadline, () =>
+      httpsOk(`https://127.0.0.1:${kcmPort}/healthz`, { ca: certs.serving.caPem }),
+    );
+    // The last of its start-up work to show: the aggregated roles get their rules.
+    await waitUntilReady('the aggregated ClusterRoles to get their rules', processes, deadline, async () => {
+      for (const name of ['admin', 'edit', 'view']) {
+        const role = await rbac.readClusterRole({ name });
+        if ((role.rules ?? []).length === 0) return false;
+      }
+      return true;
+    });
 
     let tokenFiles = 0;
     const kubeConfigForToken = (token: string) => {
@@ -139,26 +229,42 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 }
 
-async function waitUntilReady(kubeConfig: k8s.KubeConfig, processes: ManagedProcess[], timeoutMs: number) {
+/** Waits for `check` until `deadline`, giving up at once when one of the processes exits. */
+async function waitUntilReady(
+  what: string,
+  processes: ManagedProcess[],
+  deadline: number,
+  check: () => Promise<boolean>,
+) {
   const exited = new Map<string, number | string>();
   for (const p of processes) void p.exited.then((code) => exited.set(p.name, code));
-  const health = kubeConfig.makeApiClient(k8s.CoreV1Api);
   try {
     await waitFor(
-      'kube-apiserver /readyz',
+      what,
       async () => {
         const dead = [...exited.keys()];
         if (dead.length > 0) throw new WaitAborted(`${dead.join(', ')} exited`);
-        // Reading a namespace needs etcd, authentication and RBAC's bootstrap policy: all of it.
-        await health.readNamespace({ name: 'default' });
-        return true;
+        return check();
       },
-      { timeoutMs, intervalMs: 100 },
+      { timeoutMs: Math.max(deadline - Date.now(), 0), intervalMs: 100 },
     );
   } catch (err) {
     const logs = processes.map((p) => `--- ${p.name} (${p.logPath}):\n${p.logTail(15)}`).join('\n');
     throw new Error(`control plane did not become ready: ${(err as Error).message}\n${logs}`);
   }
+}
+
+/** True when `url` answers 200, over TLS verified with `tls.ca` (and a client certificate). */
+function httpsOk(url: string, tls: { ca: string; cert?: string; key?: string }): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...tls, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function mintToken(
