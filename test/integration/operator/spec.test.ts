@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { selecting, VIEWERS } from '../../support/cluster-fixtures.ts';
 import {
@@ -192,6 +194,19 @@ describe('two mappings claiming the same role in the same namespace', () => {
     expect(viewersBinding?.metadata?.labels?.['rbac.athenz.io/mapping']).toBe('first');
     const first = await h.cluster.getMapping('first');
     expect(first?.status?.conditions?.find((c) => c.type === 'Conflict')?.status).toBe('False');
+    // kubectl get shows it at a glance: READY alone would say True.
+    const table = execFileSync(
+      join(h.plane.assetsDir, 'kubectl'),
+      ['--kubeconfig', h.plane.kubeconfigPath, 'get', 'athenzrolemappings', 'first', 'second'],
+      { encoding: 'utf8' },
+    );
+    const [header, ...rows] = table.trim().split('\n');
+    const column = (row: string, name: string) => row.split(/\s+/)[header!.split(/\s+/).indexOf(name)];
+    expect(header).toMatch(/\bCONFLICT\b/);
+    expect(rows.map((r) => [column(r, 'NAME'), column(r, 'READY'), column(r, 'CONFLICT')])).toEqual([
+      ['first', 'True', 'False'],
+      ['second', 'True', 'True'],
+    ]);
   });
 });
 

@@ -493,3 +493,19 @@ describe('MappingReconciler: a role too large for one RoleBinding', () => {
     expect(t.cluster.writes.filter((w) => w.verb === 'apply')).toHaveLength(1);
   });
 });
+
+describe('MappingReconciler: a role deleted in Athenz', () => {
+  it('is created again empty (after a verified 404), and its binding loses every subject', async () => {
+    const t = setup();
+    t.team('team-a', ['user.jane']);
+    t.cluster.addMapping('m1', spec());
+    await t.reconciler.reconcile('m1');
+    t.zms.domains.get(`${PARENT}.team-a`)!.roles.delete('viewers');
+    t.cache.invalidate(`${PARENT}.team-a`);
+    await t.reconciler.reconcile('m1');
+    expect(subjectsOf(t.cluster, VIEW_KEY)).toEqual([]);
+    expect(
+      t.zms.calls.filter((c) => c.call === 'getRole' || c.call === 'putRole').map((c) => c.call),
+    ).toEqual(['getRole', 'putRole']);
+  });
+});
