@@ -294,3 +294,25 @@ describe('faults an unlucky operator makes', () => {
     }
   }, 60_000);
 });
+
+describe('a control plane that stalls', () => {
+  it('a frozen kube-apiserver delays a change, loses nothing, and the change lands once it answers', async () => {
+    const m = await mapped('frozen', ['user.alice']);
+    await m.select();
+    await h.cluster.waitForSubjects('frozen', 'athenz.viewers.view', ['user.alice']);
+    const changed = h.zms.counters.count('GET /sys/modified_domains', 200);
+    const freeze = h.plane.freezeApiServer();
+    try {
+      await h.admin.addMember(m.domain, 'viewers', 'user.bob');
+      // The operator hears of it while the API server cannot answer (its writes hang meanwhile).
+      await waitFor(
+        'the change to be seen while frozen',
+        () => h.zms.counters.count('GET /sys/modified_domains', 200) > changed || undefined,
+      );
+    } finally {
+      freeze.resume();
+    }
+    await h.cluster.waitForSubjects('frozen', 'athenz.viewers.view', ['user.alice', 'user.bob'], 45_000);
+    await h.cluster.waitForCondition('frozen', 'Ready', 'True', 'Synced', 30_000);
+  }, 90_000);
+});

@@ -43,6 +43,9 @@ export interface ControlPlane {
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** A client configuration, and a kubeconfig file, that authenticate with `token`. */
   kubeConfigForToken(token: string): { kubeConfig: k8s.KubeConfig; kubeconfigPath: string };
+  /** Freezes kube-apiserver (SIGSTOP): connections stay open and nothing answers, as in a
+   * stalled control plane. `resume` (idempotent) lets it go on; `stop` resumes it first. */
+  freezeApiServer(): { resume(): void };
   /** Stops the processes and removes every file. Idempotent. */
   stop(): Promise<void>;
 }
@@ -63,7 +66,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const assetsDir = controlPlaneAssets();
   const workdir = makeWorkdir('cp');
   const processes: ManagedProcess[] = [];
+  const resumers = new Set<() => void>();
   const stop = async () => {
+    for (const resume of resumers) resume();
     for (const p of processes.reverse()) await p.stop();
     processes.length = 0;
     removeWorkdir(workdir);
@@ -212,12 +217,25 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       config.loadFromFile(path);
       return { kubeConfig: config, kubeconfigPath: path };
     };
+    const apiServer = processes.find((p) => p.name === 'kube-apiserver')!;
+    const freezeApiServer = () => {
+      let frozen = true;
+      process.kill(apiServer.pid, 'SIGSTOP');
+      const resume = () => {
+        if (!frozen) return;
+        frozen = false;
+        process.kill(apiServer.pid, 'SIGCONT');
+      };
+      resumers.add(resume);
+      return { resume };
+    };
     return {
       url,
       kubeconfigPath,
       kubeConfig,
       assetsDir,
       workdir,
+      freezeApiServer,
       mintToken: (namespace, serviceAccount, expirationSeconds = 3600) =>
         mintToken(kubeConfig, namespace, serviceAccount, expirationSeconds),
       kubeConfigForToken,
