@@ -315,4 +315,20 @@ describe('a control plane that stalls', () => {
     await h.cluster.waitForSubjects('frozen', 'athenz.viewers.view', ['user.alice', 'user.bob'], 45_000);
     await h.cluster.waitForCondition('frozen', 'Ready', 'True', 'Synced', 30_000);
   }, 90_000);
+
+  it('a restarted kube-apiserver costs nobody access, and changes follow as soon as it serves', async () => {
+    const m = await mapped('restarted', ['user.alice']);
+    await m.select();
+    await h.cluster.waitForSubjects('restarted', 'athenz.viewers.view', ['user.alice']);
+    const before = (await h.cluster.getRoleBinding('restarted', 'athenz.viewers.view'))?.metadata?.uid;
+    await h.plane.restartApiServer();
+    await h.admin.addMember(m.domain, 'viewers', 'user.bob');
+    await h.cluster.waitForSubjects('restarted', 'athenz.viewers.view', ['user.alice', 'user.bob'], 45_000);
+    // The same object, updated in place: never deleted and created again.
+    expect((await h.cluster.getRoleBinding('restarted', 'athenz.viewers.view'))?.metadata?.uid).toBe(before);
+    // Its watches are back too: a binding deleted by hand is recreated from the watch event.
+    await h.cluster.rbac.deleteNamespacedRoleBinding({ namespace: 'restarted', name: 'athenz.viewers.view' });
+    await h.cluster.waitForSubjects('restarted', 'athenz.viewers.view', ['user.alice', 'user.bob'], 45_000);
+    await h.cluster.waitForCondition('restarted', 'Ready', 'True', 'Synced', 30_000);
+  }, 120_000);
 });

@@ -46,6 +46,9 @@ export interface ControlPlane {
   /** Freezes kube-apiserver (SIGSTOP): connections stay open and nothing answers, as in a
    * stalled control plane. `resume` (idempotent) lets it go on; `stop` resumes it first. */
   freezeApiServer(): { resume(): void };
+  /** Kills kube-apiserver (SIGKILL) and starts it again on the same port and etcd; resolves once
+   * it serves. Every client sees its connections drop, as in a control-plane upgrade. */
+  restartApiServer(timeoutMs?: number): Promise<void>;
   /** Stops the processes and removes every file. Idempotent. */
   stop(): Promise<void>;
 }
@@ -100,33 +103,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       ),
     );
     const url = `https://127.0.0.1:${securePort}`;
-    processes.push(
-      spawnManaged(
-        'kube-apiserver',
-        assetPath('kube-apiserver'),
-        [
-          `--etcd-servers=${etcdUrl}`,
-          `--cert-dir=${workdir}`,
-          `--tls-cert-file=${file('serving.crt', certs.serving.certPem)}`,
-          `--tls-private-key-file=${file('serving.key', certs.serving.keyPem)}`,
-          `--secure-port=${securePort}`,
-          '--bind-address=127.0.0.1',
-          // No Service endpoints to maintain: nothing runs in this cluster but API clients.
-          '--endpoint-reconciler-type=none',
-          '--service-cluster-ip-range=10.0.0.0/24',
-          '--authorization-mode=RBAC',
-          '--allow-privileged=true',
-          '--disable-admission-plugins=ServiceAccount',
-          `--service-account-issuer=${url}/`,
-          `--service-account-key-file=${file('sa-signer.pub', certs.serviceAccount.publicKeyPem)}`,
-          `--service-account-signing-key-file=${file('sa-signer.key', certs.serviceAccount.privateKeyPem)}`,
-          `--client-ca-file=${file('client-ca.crt', certs.clientCaPem)}`,
-          '--v=0',
-          ...(options.apiServerArgs ?? []),
-        ],
-        workdir,
-      ),
-    );
+    const apiServerArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      `--cert-dir=${workdir}`,
+      `--tls-cert-file=${file('serving.crt', certs.serving.certPem)}`,
+      `--tls-private-key-file=${file('serving.key', certs.serving.keyPem)}`,
+      `--secure-port=${securePort}`,
+      '--bind-address=127.0.0.1',
+      // No Service endpoints to maintain: nothing runs in this cluster but API clients.
+      '--endpoint-reconciler-type=none',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=RBAC',
+      '--allow-privileged=true',
+      '--disable-admission-plugins=ServiceAccount',
+      `--service-account-issuer=${url}/`,
+      `--service-account-key-file=${file('sa-signer.pub', certs.serviceAccount.publicKeyPem)}`,
+      `--service-account-signing-key-file=${file('sa-signer.key', certs.serviceAccount.privateKeyPem)}`,
+      `--client-ca-file=${file('client-ca.crt', certs.clientCaPem)}`,
+      '--v=0',
+      ...(options.apiServerArgs ?? []),
+    ];
+    const spawnApiServer = () =>
+      spawnManaged('kube-apiserver', assetPath('kube-apiserver'), apiServerArgs, workdir);
+    processes.push(spawnApiServer());
     const caPath = file('ca.crt', certs.serving.caPem);
     const adminCert = file('admin.crt', certs.admin.certPem);
     const adminKey = file('admin.key', certs.admin.keyPem);
@@ -217,17 +216,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       config.loadFromFile(path);
       return { kubeConfig: config, kubeconfigPath: path };
     };
-    const apiServer = processes.find((p) => p.name === 'kube-apiserver')!;
+    const apiServer = () => processes.find((p) => p.name === 'kube-apiserver')!;
     const freezeApiServer = () => {
       let frozen = true;
-      process.kill(apiServer.pid, 'SIGSTOP');
+      const { pid } = apiServer();
+      process.kill(pid, 'SIGSTOP');
       const resume = () => {
         if (!frozen) return;
         frozen = false;
-        process.kill(apiServer.pid, 'SIGCONT');
+        process.kill(pid, 'SIGCONT');
       };
       resumers.add(resume);
       return { resume };
+    };
+    const restartApiServer = async (timeoutMs = 60_000) => {
+      const old = apiServer();
+      processes.splice(processes.indexOf(old), 1);
+      await old.kill();
+      await old.exited;
+      processes.push(spawnApiServer());
+      await waitUntilReady('kube-apiserver to serve again', processes, Date.now() + timeoutMs, async () => {
+        await health.readNamespace({ name: 'default' });
+        return true;
+      });
     };
     return {
       url,
@@ -236,6 +247,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       assetsDir,
       workdir,
       freezeApiServer,
+      restartApiServer,
       mintToken: (namespace, serviceAccount, expirationSeconds = 3600) =>
         mintToken(kubeConfig, namespace, serviceAccount, expirationSeconds),
       kubeConfigForToken,
