@@ -579,11 +579,17 @@ export class MappingReconciler {
   #invalidSpec(mapping: Mapping): { reason: string; message: string } | undefined {
     if (!mapping.spec) return undefined;
     const allowed = this.#deps.config.allowedClusterRoles;
-    const refused = mapping.spec.roles.filter((r) => !allowed.has(r.clusterRole)).map((r) => r.clusterRole);
+    const refused = mapping.spec.roles.filter((r) => !allowed.has(r.clusterRole));
     if (refused.length === 0) return undefined;
+    const which = refused
+      .map(
+        (r) =>
+          `Athenz role ${r.athenzRole}: ClusterRole ${JSON.stringify(r.clusterRole)} is not in the operator's allowed list`,
+      )
+      .join('; ');
     return {
       reason: Reason.ClusterRoleNotAllowed,
-      message: `ClusterRole ${[...new Set(refused)].map((r) => JSON.stringify(r)).join(', ')} is not in the operator's allowed list (${[...allowed].join(', ')}); until the spec is fixed nothing is created or added for any role of this mapping, while members removed from Athenz or expired still lose access`,
+      message: `${which} (allowed: ${[...allowed].join(', ')}). Until the spec is fixed, every role of this mapping is frozen: nothing is created or added, while members removed from Athenz or expired still lose access`,
     };
   }
 
