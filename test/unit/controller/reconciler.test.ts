@@ -435,7 +435,9 @@ describe('MappingReconciler: a spec it may not act on fully', () => {
     expect(t.cluster.condition('m1', 'InvalidSpec')).toMatchObject({
       status: 'True',
       reason: 'ClusterRoleNotAllowed',
-      message: expect.stringContaining('Athenz role root: ClusterRole "cluster-admin" is not in the operator\'s allowed list'),
+      message: expect.stringContaining(
+        'Athenz role root: ClusterRole "cluster-admin" is not in the operator\'s allowed list',
+      ),
     });
     expect(t.cluster.condition('m1', 'Ready')).toMatchObject({
       status: 'False',
