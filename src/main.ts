@@ -3,6 +3,7 @@
  * endpoints, waits for leadership when asked to, reconciles until SIGTERM, then shuts down
  * gracefully (stop intake, finish work in flight, release the Lease, exit 0).
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { Operator } from './controller/operator.ts';
@@ -12,6 +13,16 @@ import { LeaderElector } from './runtime/leader-election.ts';
 import { createLogger, flushLogger } from './runtime/logger.ts';
 import { createMetrics } from './runtime/metrics.ts';
 import { createZmsClient } from './zms/client.ts';
+
+// package.json sits beside src/ and dist/ alike (the image copies it too).
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+if (process.argv.includes('--version')) {
+  process.stdout.write(`athenz-rbac-operator ${VERSION}\n`);
+  process.exit(0);
+}
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(
@@ -103,6 +114,7 @@ const metricsServer =
   metricsAddr && !sameAddress ? await listen(metricsAddr, metricsRoutes(metrics.registry)) : undefined;
 
 log.info('starting', {
+  version: VERSION,
   identity,
   namespace: config.namespace,
   zmsUrl: config['zms-url'],

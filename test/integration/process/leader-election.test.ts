@@ -121,6 +121,10 @@ describe('two operator processes with leader election', () => {
         timeoutMs: 20_000,
       });
       expect((await get(`${p.healthUrl}/healthz`)).status).toBe(200);
+      // The start-up line says which version runs.
+      expect(p.logs()).toContainEqual(
+        expect.objectContaining({ message: 'starting', version: expect.any(String) }),
+      );
     }
     expect((await get(`${standby.healthUrl}/readyz`)).body).toMatch(/standby/);
     const leaderMetrics = (await get(`${leader.healthUrl}/metrics`)).body;
