@@ -2,7 +2,7 @@ import type { Logger } from 'winston';
 import type { AthenzFailure } from '../core/status.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { ZmsClient } from '../zms/client.ts';
-import { ZmsError } from '../zms/errors.ts';
+import { unreachableKind, ZmsError } from '../zms/errors.ts';
 import type { AthenzCache } from './athenz-cache.ts';
 
 /**
@@ -175,12 +175,6 @@ export class ChangePoller {
 }
 
 function toFailure(err: unknown): NonNullable<AthenzFailure> {
-  if (err instanceof ZmsError) {
-    const kind =
-      err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls'
-        ? err.kind
-        : 'Unavailable';
-    return { kind, message: err.message };
-  }
+  if (err instanceof ZmsError) return { kind: unreachableKind(err), message: err.message };
   return { kind: 'Unavailable', message: String(err) };
 }

@@ -5,7 +5,7 @@ import { subdomainFor } from '../core/names.ts';
 import type { AthenzFailure, NamespaceFailure, PlannedChange } from '../core/status.ts';
 import { type GroupMembers, planSubjects, type SkippedMember } from '../core/subjects.ts';
 import type { ZmsClient } from '../zms/client.ts';
-import { ZmsError } from '../zms/errors.ts';
+import { unreachableKind, ZmsError } from '../zms/errors.ts';
 import type { Role, RoleMember } from '../zms/schemas.ts';
 import type { AthenzCache, AthenzReader, DomainSnapshot } from './athenz-cache.ts';
 
@@ -99,14 +99,12 @@ async function ensureDomain(
   if (snapshot.exists || input.readOnly) return { snapshot, isNew: false };
   if (!spec.domain.create) {
     return {
-      failure: {
-        ...fail(
-          namespace,
-          'DomainNotFound',
-          `Athenz domain ${domain} does not exist and spec.domain.create is false: its bindings have no subjects`,
-        ),
-        verifiedMissing: true,
-      } as NamespaceOutcome,
+      failure: fail(
+        namespace,
+        'DomainNotFound',
+        `Athenz domain ${domain} does not exist and spec.domain.create is false: its bindings have no subjects`,
+        { verifiedMissing: true },
+      ),
     };
   }
   athenzChanges.push({ action: 'CreateDomain', namespace, target: domain });
@@ -211,19 +209,18 @@ async function expiryFromLastGood(
   }
 }
 
-function fail(namespace: string, reason: string, message: string): NamespaceOutcome {
-  return { ok: false, namespace, failure: { namespace, reason, message }, athenz: undefined };
+function fail(
+  namespace: string,
+  reason: string,
+  message: string,
+  extra: Pick<Extract<NamespaceOutcome, { ok: false }>, 'verifiedMissing'> = {},
+): NamespaceOutcome {
+  return { ok: false, namespace, failure: { namespace, reason, message }, athenz: undefined, ...extra };
 }
 
 function zmsFailure(namespace: string, err: ZmsError): Extract<NamespaceOutcome, { ok: false }> {
   const athenz: AthenzFailure = err.retryable
-    ? {
-        kind:
-          err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls'
-            ? err.kind
-            : 'Unavailable',
-        message: err.message,
-      }
+    ? { kind: unreachableKind(err), message: err.message }
     : undefined;
   return {
     ok: false,

@@ -352,6 +352,11 @@ export class MappingReconciler {
         message: `${verb} RoleBinding ${ref.namespace}/${ref.name} failed: ${describeError(err)}`,
       });
     };
+    /** Refused before sending: the binding it would replace stays (its pair is not removed below). */
+    const notApplied = (binding: DesiredRoleBinding, reason: string, message: string) => {
+      failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
+      failures.push({ namespace: binding.namespace, reason, message });
+    };
     const owned = new Set(existing.map(bindingKey));
     await Promise.all(
       diff.apply.map((binding) =>
@@ -361,12 +366,11 @@ export class MappingReconciler {
           if (bytes > MAX_BINDING_BYTES) {
             // Refused before it is sent: the API server would refuse it anyway (413 or etcd's
             // limit). What is bound now stays bound; nothing is split or cut silently.
-            failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
-            failures.push({
-              namespace: binding.namespace,
-              reason: TOO_LARGE,
-              message: `RoleBinding ${key} would hold ${binding.subjects.length} subjects (${bytes} bytes), over the ${MAX_BINDING_BYTES} bytes Kubernetes can store: left as it is`,
-            });
+            notApplied(
+              binding,
+              TOO_LARGE,
+              `RoleBinding ${key} would hold ${binding.subjects.length} subjects (${bytes} bytes), over the ${MAX_BINDING_BYTES} bytes Kubernetes can store: left as it is`,
+            );
             return;
           }
           try {
@@ -374,12 +378,11 @@ export class MappingReconciler {
             // object someone else made is reported and left alone, not adopted.
             if (owned.has(key)) await kube.applyRoleBinding(binding);
             else if ((await kube.createRoleBinding(binding)) === 'taken') {
-              failedPairs.add(pairKey(binding.namespace, binding.athenzRole));
-              failures.push({
-                namespace: binding.namespace,
-                reason: NAME_TAKEN,
-                message: `RoleBinding ${key} exists and was not created by this mapping: left as it is (delete or rename it to let the mapping bind ${binding.athenzDomain}:role.${binding.athenzRole})`,
-              });
+              notApplied(
+                binding,
+                NAME_TAKEN,
+                `RoleBinding ${key} exists and was not created by this mapping: left as it is (delete or rename it to let the mapping bind ${binding.athenzDomain}:role.${binding.athenzRole})`,
+              );
               return;
             }
             written.add(key);

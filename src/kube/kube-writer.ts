@@ -50,19 +50,21 @@ export function createKubeWriter(
   const { fieldManager } = options;
   const mappingResource = (name: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, name });
 
+  const applyRoleBinding = async (binding: DesiredRoleBinding) => {
+    await rbac.patchNamespacedRoleBinding(
+      {
+        name: binding.name,
+        namespace: binding.namespace,
+        body: roleBindingManifest(binding),
+        fieldManager,
+        force: true,
+      },
+      apply,
+    );
+  };
+
   return {
-    async applyRoleBinding(binding) {
-      await rbac.patchNamespacedRoleBinding(
-        {
-          name: binding.name,
-          namespace: binding.namespace,
-          body: roleBindingManifest(binding),
-          fieldManager,
-          force: true,
-        },
-        apply,
-      );
-    },
+    applyRoleBinding,
     async createRoleBinding(binding) {
       try {
         await rbac.createNamespacedRoleBinding({
@@ -80,7 +82,7 @@ export function createKubeWriter(
         });
         if (!(found.metadata?.ownerReferences ?? []).some((o) => o.uid === binding.mapping.uid))
           return 'taken';
-        await this.applyRoleBinding(binding);
+        await applyRoleBinding(binding);
         return 'created';
       }
     },

@@ -83,3 +83,11 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/** How a retryable failure shows in status (AthenzReachable): rate limiting, an invalid body and
+ * TLS by name, everything else (network, timeout, 5xx) as unavailable. */
+export function unreachableKind(err: ZmsError): 'RateLimited' | 'InvalidResponse' | 'Tls' | 'Unavailable' {
+  return err.kind === 'RateLimited' || err.kind === 'InvalidResponse' || err.kind === 'Tls'
+    ? err.kind
+    : 'Unavailable';
+}
